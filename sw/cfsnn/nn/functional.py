@@ -46,113 +46,184 @@ class CFMultiStep(torch.autograd.Function):
     """Multi-step CF neuron. Inputs: I [T, B, ...], alpha [T]; see :func:`cf_multistep`."""
 
     @staticmethod
-    def forward(I, alpha, theta, K, bipolar, reset, lam, detach_reset):
-        T = I.shape[0]
-        H = torch.empty(I.shape, dtype=I.dtype)
-        S = torch.empty(I.shape, dtype=I.dtype)
-        stats = torch.empty(T, 2, dtype=I.dtype)
-        U = torch.zeros(I.shape[1:], dtype=I.dtype)
-        lo = -K if bipolar else 0
-        buf = torch.empty_like(U)
-        for t in range(T):
-            Ht, St = H[t], S[t]
-            if t == 0:
-                Ht.copy_(I[0])
-            elif lam == 1.0:
-                torch.add(I[t], U, out=Ht)
-            else:
-                torch.add(I[t], U, alpha=lam, out=Ht)
-            # fire
-            torch.div(Ht, theta, out=St)
-            St.trunc_().clamp_(lo, K)
-            # PNB statistics: sum relu(h), sum relu(-h) with h = H/theta
-            tot = Ht.sum()
-            torch.abs(Ht, out=buf)
-            ab = buf.sum()
-            stats[t, 0] = (ab + tot) / (2 * theta)
-            stats[t, 1] = (ab - tot) / (2 * theta)
-            # reset
-            if reset == "subtract":
-                torch.add(Ht, St, alpha=-theta, out=U)
-            else:
-                U.copy_(Ht).masked_fill_(St != 0, 0)
-        return S, stats, H
+    def forward(I, alpha, theta, K, bipolar, reset, lam, detach_reset, backend):
+        if backend == "numba":
+            return _forward_numba(I, theta, K, bipolar, reset, lam)
+        return _forward_torch(I, theta, K, bipolar, reset, lam)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        I, alpha, theta, K, bipolar, reset, lam, detach_reset = inputs
+        I, alpha, theta, K, bipolar, reset, lam, detach_reset, backend = inputs
         S, stats, H = output
         ctx.save_for_backward(H, S, alpha)
-        ctx.cfg = (theta, K, bipolar, reset, lam, detach_reset)
-        ctx.input_shape = I.shape
+        ctx.cfg = (theta, K, bipolar, reset, lam, detach_reset, backend)
         ctx.mark_non_differentiable(H)
+        ctx.set_materialize_grads(False)  # unused outputs give None, not big zero tensors
 
     @staticmethod
     def backward(ctx, gS, gstats, _gH):
         H, S, alpha = ctx.saved_tensors
-        theta, K, bipolar, reset, lam, detach_reset = ctx.cfg
-        T = H.shape[0]
         learn_alpha = ctx.needs_input_grad[1]
-        edges = _edges(K, bipolar)
-        alphas = alpha.detach().tolist()
-        gI = torch.empty_like(H)
-        galpha = torch.zeros(T, dtype=H.dtype) if learn_alpha else None
-        shape = H.shape[1:]
-        hz = torch.empty(shape, dtype=H.dtype)
-        z = torch.empty_like(hz)
-        r = torch.empty_like(hz)
-        accg = torch.empty_like(hz)
-        acczr = torch.empty_like(hz) if learn_alpha else None
-        gse = torch.empty_like(hz)
-        gU = None  # gradient flowing into U[t] from step t+1
-        full_reset_grad = reset == "subtract" and not detach_reset
-        gstats_l = gstats.tolist() if gstats is not None else None
-        for t in range(T - 1, -1, -1):
-            Ht = H[t]
-            a = alphas[t]
-            c = math.pi * a / 2
-            # z_e = pi a x / 2 with x = h - e = H/theta - e
-            torch.mul(Ht, c / theta, out=hz)
-            accg.zero_()
-            if learn_alpha:
-                acczr.zero_()
-            for e in edges:
-                torch.sub(hz, e * c, out=z)
-                torch.mul(z, z, out=r)
-                r.add_(1.0).reciprocal_()
+        *cfg, backend = ctx.cfg
+        impl = _backward_numba if backend == "numba" else _backward_torch
+        gI, galpha = impl(H, S, alpha, gS, gstats, learn_alpha, *cfg)
+        return gI, galpha, None, None, None, None, None, None, None
+
+
+def _forward_numba(I, theta, K, bipolar, reset, lam):
+    from . import kernels
+    T = I.shape[0]
+    H = torch.empty(I.shape, dtype=I.dtype)
+    S = torch.empty(I.shape, dtype=I.dtype)
+    sums = kernels.forward(I.detach().reshape(T, -1).numpy(), theta, K, bipolar, reset, lam,
+                           S.view(T, -1).numpy(), H.view(T, -1).numpy())
+    tot, ab = torch.from_numpy(sums).to(I.dtype).unbind(1)
+    stats = torch.stack([ab + tot, ab - tot], dim=1) / (2 * theta)
+    return S, stats, H
+
+
+def _backward_numba(H, S, alpha, gS, gstats, learn_alpha, theta, K, bipolar, reset, lam,
+                    detach_reset):
+    from . import kernels
+    T = H.shape[0]
+    gI = torch.empty_like(H)
+    g = gS.contiguous() if gS is not None else torch.zeros_like(H)
+    if gstats is not None:
+        gp, gn = gstats.to(torch.float64).numpy().T
+    else:
+        gp = gn = torch.zeros(T, dtype=torch.float64).numpy()
+    alphas = alpha.detach().to(torch.float64).numpy()
+    dots = kernels.backward(H.view(T, -1).numpy(), S.view(T, -1).numpy(), g.view(T, -1).numpy(),
+                            alphas, theta, K, bipolar, reset, lam,
+                            reset == "subtract" and not detach_reset, gp, gn, learn_alpha,
+                            gI.view(T, -1).numpy())
+    galpha = None
+    if learn_alpha:
+        galpha = torch.from_numpy(dots / (2 * (math.pi * alphas / 2))).to(H.dtype)
+    return gI, galpha
+
+
+def _forward_torch(I, theta, K, bipolar, reset, lam):
+    T = I.shape[0]
+    H = torch.empty(I.shape, dtype=I.dtype)
+    S = torch.empty(I.shape, dtype=I.dtype)
+    sums = torch.empty(T, 2, dtype=I.dtype)   # per step: sum H, sum |H|
+    U = torch.empty(I.shape[1:], dtype=I.dtype)
+    buf = torch.empty_like(U)
+    lo = -K if bipolar else 0
+    for t in range(T):
+        Ht, St = H[t], S[t]
+        # charge
+        if t == 0:
+            Ht.copy_(I[0])
+        elif lam == 1.0:
+            torch.add(I[t], U, out=Ht)
+        else:
+            torch.add(I[t], U, alpha=lam, out=Ht)
+        # fire: trunc(H / theta) = sign(H) floor(|H| / theta), clamped to [lo, K]
+        torch.div(Ht, theta, rounding_mode="trunc", out=St)
+        St.clamp_(lo, K)
+        # statistics for the PNB loss
+        torch.sum(Ht, dim=None, out=sums[t, 0])
+        torch.abs(Ht, out=buf)
+        torch.sum(buf, dim=None, out=sums[t, 1])
+        # reset
+        if t == T - 1:
+            break
+        if reset == "subtract":
+            torch.add(Ht, St, alpha=-theta, out=U)
+        else:  # U = H * (1 - min(|S|, 1)); arithmetic masks are faster than boolean ones
+            torch.abs(St, out=buf).clamp_(max=1)
+            torch.addcmul(Ht, Ht, buf, value=-1, out=U)
+    tot, ab = sums[:, 0], sums[:, 1]
+    stats = torch.stack([ab + tot, ab - tot], dim=1) / (2 * theta)
+    return S, stats, H
+
+
+def _backward_torch(H, S, alpha, gS, gstats, learn_alpha, theta, K, bipolar, reset, lam,
+                detach_reset):
+    T = H.shape[0]
+    dt = H.dtype
+    edges = _edges(K, bipolar)
+    alphas = alpha.detach().tolist()
+    gI = torch.empty_like(H)
+    dots = torch.zeros(T, dtype=dt) if learn_alpha else None
+    shape = H.shape[1:]
+    hz = torch.empty(shape, dtype=dt)
+    z = torch.empty_like(hz)
+    r = torch.empty_like(hz)
+    accg = torch.empty_like(hz)
+    acczr = torch.empty_like(hz) if learn_alpha else None
+    gse_buf = torch.empty_like(hz)
+    gu_buf = torch.empty_like(hz)
+    zero_g = torch.zeros_like(hz) if gS is None else None
+    gU = None  # gradient flowing into U[t] from step t+1
+    full_reset_grad = reset == "subtract" and not detach_reset
+    gstats_l = gstats.tolist() if gstats is not None else None
+    for t in range(T - 1, -1, -1):
+        Ht = H[t]
+        a = alphas[t]
+        c = math.pi * a / 2
+        # surrogate: accg = sum_e 1/(1+z_e^2), acczr = sum_e z_e/(1+z_e^2),
+        # z_e = pi a x_e / 2, x_e = H/theta - e
+        torch.mul(Ht, c / theta, out=hz)
+        for n, e in enumerate(edges):
+            torch.sub(hz, e * c, out=z)
+            dst = accg if n == 0 else r
+            torch.mul(z, z, out=dst).add_(1.0).reciprocal_()
+            if n == 0:
+                if learn_alpha:
+                    torch.mul(z, accg, out=acczr)
+            else:
                 accg.add_(r)
                 if learn_alpha:
                     acczr.addcmul_(z, r)
-            # effective gradient into S[t]
-            if gS is not None:
-                gse.copy_(gS[t])
+        # gradient reaching S[t], the reset path included when it is not detached
+        gse = gS[t] if gS is not None else zero_g
+        if full_reset_grad and gU is not None:
+            gse = torch.add(gse, gU, alpha=-theta, out=gse_buf)
+        if learn_alpha:
+            torch.dot(gse.reshape(-1), acczr.reshape(-1), out=dots[t])
+        # dL/dH[t] = gse * dS/dH + dL/dU[t] * dU/dH
+        gIt = gI[t]
+        if gU is None:
+            torch.mul(gse, accg, out=gIt).mul_(a / (2 * theta))
+        else:
+            if reset == "zero":  # dU/dH = 1 - min(|S|, 1)
+                torch.abs(S[t], out=z).clamp_(max=1)
+                gU.addcmul_(gU, z, value=-1)
+            torch.addcmul(gU, gse, accg, value=a / (2 * theta), out=gIt)
+        if gstats_l is not None:
+            # d/dH of gp * sum relu(h) + gn * sum relu(-h):
+            # sign(H) (gp + gn) / 2theta + |sign(H)| (gp - gn) / 2theta, zero at H = 0
+            gp, gn = gstats_l[t]
+            if gp != 0.0 or gn != 0.0:
+                torch.sign(Ht, out=z)
+                if gp != -gn:
+                    gIt.add_(z, alpha=(gp + gn) / (2 * theta))
+                if gp != gn:
+                    gIt.add_(z.abs_(), alpha=(gp - gn) / (2 * theta))
+        if t > 0:
+            if lam == 1.0 and reset != "zero":
+                gU = gIt
             else:
-                gse.zero_()
-            if full_reset_grad and gU is not None:
-                gse.add_(gU, alpha=-theta)
-            if learn_alpha:
-                galpha[t] = torch.dot(gse.reshape(-1), acczr.reshape(-1)) / (2 * c)
-            gIt = gI[t]
-            torch.mul(gse, accg, out=gIt)
-            gIt.mul_(a / (2 * theta))
-            if gU is not None:
-                if reset == "zero":
-                    gIt.add_(gU.masked_fill_(S[t] != 0, 0))
-                else:
-                    gIt.add_(gU)
-            if gstats_l is not None:
-                gp, gn = gstats_l[t]
-                if gp != 0.0 or gn != 0.0:
-                    gIt.add_((Ht > 0).to(H.dtype), alpha=gp / theta)
-                    gIt.sub_((Ht < 0).to(H.dtype), alpha=gn / theta)
-            if t > 0:
-                if gU is None:
-                    gU = torch.empty_like(hz)
-                torch.mul(gIt, lam, out=gU)
-        return gI, galpha, None, None, None, None, None, None
+                gU = torch.mul(gIt, lam, out=gu_buf)
+    galpha = None
+    if learn_alpha:
+        cs = torch.tensor([math.pi * a / 2 for a in alphas], dtype=dt)
+        galpha = dots / (2 * cs)
+    return gI, galpha
 
 
-def _check(I, alpha, theta, K, bipolar, reset):
+BACKENDS = ("numba", "torch")
+
+
+def _check(I, alpha, theta, K, bipolar, reset, backend="torch"):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, found {backend!r}")
+    if backend == "numba" and I.device.type != "cpu":
+        raise ValueError(f"backend 'numba' runs on the CPU; the input is on {I.device} "
+                         f"(use backend='torch')")
     if I.dim() < 2:
         raise ValueError(f"I must be shaped [T, B, ...], found {tuple(I.shape)}")
     if alpha.shape != (I.shape[0],):
@@ -168,7 +239,7 @@ def _check(I, alpha, theta, K, bipolar, reset):
 
 def cf_multistep(I: torch.Tensor, alpha: torch.Tensor, *, theta: float = 1.0, K: int = 2,
                  bipolar: bool = True, reset: str = "subtract", lam: float = 0.5,
-                 detach_reset: bool = True):
+                 detach_reset: bool = True, backend: str = "numba"):
     """Run the CF neuron over all steps.
 
     Parameters
@@ -178,6 +249,9 @@ def cf_multistep(I: torch.Tensor, alpha: torch.Tensor, *, theta: float = 1.0, K:
     theta, K, bipolar, reset, lam : neuron parameters (SPEC section 1)
     detach_reset : if True the reset path U = H - theta S passes no surrogate gradient
         (dU/dH = 1); if False it passes 1 - theta dS/dH. Zero reset is always detached.
+    backend : "numba" (fused CPU kernels, :mod:`cfsnn.nn.kernels`) or "torch" (tensor
+        operations per step; any device). Both compute the same function; the choice is
+        explicit and never switched behind the caller's back.
 
     Returns
     -------
@@ -185,9 +259,9 @@ def cf_multistep(I: torch.Tensor, alpha: torch.Tensor, *, theta: float = 1.0, K:
     stats : [T, 2], per step sum(relu(H/theta)) and sum(relu(-H/theta)), differentiable
     H : membrane before reset [T, B, ...], no gradient
     """
-    _check(I, alpha, theta, K, bipolar, reset)
+    _check(I, alpha, theta, K, bipolar, reset, backend)
     return CFMultiStep.apply(I, alpha.to(I.dtype), float(theta), int(K), bool(bipolar), reset,
-                             float(lam), bool(detach_reset))
+                             float(lam), bool(detach_reset), backend)
 
 
 def smooth_primitive(a, x):

@@ -55,7 +55,8 @@ class CFNet(nn.Module):
                  K: int = 2, bipolar: bool = True, reset: str = "subtract", leak_shift: int = 1,
                  theta: float = 1.0, surrogate: str = "step", alpha_init: float = 2.0,
                  detach_reset: bool = True, readout_leak_shift: int = 0, w_bits: int = 8,
-                 v_bits: int = 16, acc_bits: int = 24, qat: bool = True):
+                 v_bits: int = 16, acc_bits: int = 24, qat: bool = True,
+                 backend: str = "numba"):
         super().__init__()
         hidden = [int(h) for h in ([hidden] if isinstance(hidden, int) else hidden)]
         for name, v in (("n_in", n_in), ("n_classes", n_classes), *(("hidden", h) for h in hidden)):
@@ -88,7 +89,8 @@ class CFNet(nn.Module):
                                        qat=qat))
             self.neurons.append(CFNeuron(T, K=K, bipolar=bipolar, reset=reset,
                                          leak_shift=leak_shift, theta=theta, surrogate=surrogate,
-                                         alpha_init=alpha_init, detach_reset=detach_reset))
+                                         alpha_init=alpha_init, detach_reset=detach_reset,
+                                         backend=backend))
         s_in = in_scale if not hidden else 1.0
         self.readout = QuantLinear(sizes[-1], n_classes, w_bits=w_bits, per_channel=False,
                                    in_scale=s_in, min_scale=1e-6 / s_in, qat=qat)
@@ -99,27 +101,29 @@ class CFNet(nn.Module):
             m.qat = bool(on)
 
     def forward(self, codes: torch.Tensor) -> CFOutput:
+        """Float forward on input codes [B, N_in] (static) or [B, T, N_in]."""
         x, static = codes_to_steps(codes, self.T, self.n_in)
-        x = x.to(torch.get_default_dtype()) / self.formats.in_max
-        spikes, stats = [], []
+        dt = torch.get_default_dtype()
         if static:
-            cur = None
-            I_static = x
-        else:
-            cur = x
+            return self.forward_frames(x.to(dt) / self.formats.in_max, static=True)
+        frames = torch.empty(x.shape, dtype=dt).copy_(x)   # [T, B, N], contiguous
+        return self.forward_frames(frames.div_(self.formats.in_max))
+
+    def forward_frames(self, x: torch.Tensor, static: bool = False) -> CFOutput:
+        """Float forward on normalised inputs: [T, B, N_in], or [B, N_in] if ``static``."""
+        spikes, stats = [], []
+        cur = x
         for i, (fc, neuron) in enumerate(zip(self.fc, self.neurons)):
-            if i == 0 and static:
-                I = fc(I_static).unsqueeze(0).expand(self.T, *I_static.shape[:1], fc.out_features)
-            else:
-                I = fc(cur)
+            I = fc(cur)
+            if i == 0 and static:   # the same current at every step: computed once
+                I = I.unsqueeze(0).expand(self.T, *I.shape)
             S, st = neuron(I, return_stats=True)
             spikes.append(S)
             stats.append(st)
             cur = S
-        if not self.fc and static:
-            Ir = self.readout(x).unsqueeze(0).expand(self.T, x.shape[0], -1)
-        else:
-            Ir = self.readout(cur)
+        Ir = self.readout(cur)
+        if static and not self.fc:
+            Ir = Ir.unsqueeze(0).expand(self.T, *Ir.shape)
         lam = F.leak_lambda(self.readout_leak_shift)
         if lam == 1.0:
             U = torch.cumsum(Ir, dim=0)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import formats as F
-from .functional import RESETS, cf_multistep
+from .functional import BACKENDS, RESETS, cf_multistep
 
 SURROGATES = ("fixed", "layer", "step")
 
@@ -36,6 +36,7 @@ class CFNeuron(nn.Module):
         or "fixed" (alpha = alpha_init, not learned)
     alpha_init : initial surrogate width
     detach_reset : the reset path passes no surrogate gradient (see cf_multistep)
+    backend : "numba" (fused CPU kernels, the fastest on CPU) or "torch" (any device)
 
     Attributes
     ----------
@@ -44,7 +45,7 @@ class CFNeuron(nn.Module):
 
     def __init__(self, T: int, K: int = 2, bipolar: bool = True, reset: str = "subtract",
                  leak_shift: int = 1, theta: float = 1.0, surrogate: str = "step",
-                 alpha_init: float = 2.0, detach_reset: bool = True):
+                 alpha_init: float = 2.0, detach_reset: bool = True, backend: str = "numba"):
         super().__init__()
         if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= F.T_MAX:
             raise ValueError(f"T must be an int in [1, {F.T_MAX}], not {T!r}")
@@ -65,6 +66,9 @@ class CFNeuron(nn.Module):
         self.T, self.K, self.bipolar, self.reset = T, K, bool(bipolar), reset
         self.leak_shift, self.theta, self.surrogate = leak_shift, float(theta), surrogate
         self.detach_reset = bool(detach_reset)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.backend = backend
         n = {"step": T, "layer": 1, "fixed": 1}[surrogate]
         init = torch.full((n,), math.log(alpha_init))
         if surrogate == "fixed":
@@ -85,10 +89,10 @@ class CFNeuron(nn.Module):
             raise ValueError(f"input must be shaped [T={self.T}, B, ...], found {tuple(I.shape)}")
         S, stats, _ = cf_multistep(I, self.alpha, theta=self.theta, K=self.K,
                                    bipolar=self.bipolar, reset=self.reset, lam=self.lam,
-                                   detach_reset=self.detach_reset)
+                                   detach_reset=self.detach_reset, backend=self.backend)
         return (S, stats) if return_stats else S
 
     def extra_repr(self) -> str:
         return (f"T={self.T}, K={self.K}, bipolar={self.bipolar}, reset={self.reset!r}, "
                 f"leak_shift={self.leak_shift}, theta={self.theta}, "
-                f"surrogate={self.surrogate!r}")
+                f"surrogate={self.surrogate!r}, backend={self.backend!r}")
