@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -302,7 +303,7 @@ def load_model(path) -> Model:
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
         names = set(npz.files)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, AttributeError):
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, AttributeError):
         raise ModelError("file", "is not a cfsnn model (not a readable npz archive; "
                                  "truncated or another format?)", path) from None
 
@@ -311,7 +312,7 @@ def load_model(path) -> Model:
             raise ModelError(fld, f"is missing (no member '{name}')", path)
         try:
             return npz[name]
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as e:
             raise ModelError(fld, f"cannot be read ({e}); the file is damaged or truncated",
                              path) from None
 

@@ -42,6 +42,7 @@ class TrainConfig:
     acc_bits: int = 24
     qat_epoch: int = 0          # fake-quantised weights from this epoch on
     detach_reset: bool = True
+    backend: str = "numba"      # CF neuron kernels: "numba" or "torch"
     augment: int = 0            # random image shifts of up to this many pixels (0: off)
 
     def neuron_kwargs(self) -> dict:
@@ -55,7 +56,7 @@ def build_net(cfg: TrainConfig, n_in: int, n_classes: int) -> CFNet:
                  leak_shift=cfg.leak_shift, surrogate=cfg.surrogate, alpha_init=cfg.alpha_init,
                  detach_reset=cfg.detach_reset, readout_leak_shift=cfg.readout_leak_shift,
                  w_bits=cfg.w_bits, v_bits=cfg.v_bits, acc_bits=cfg.acc_bits,
-                 qat=cfg.qat_epoch == 0, **cfg.neuron_kwargs())
+                 qat=cfg.qat_epoch == 0, backend=cfg.backend, **cfg.neuron_kwargs())
 
 
 @torch.no_grad()

@@ -1,0 +1,42 @@
+# cfsnn: every target creates and fills the local .venv by itself (no sudo).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+OUT    ?= runs/digits
+PYTEST_ARGS ?=
+
+.PHONY: all install demo test bench clean help
+
+all: test
+
+help:
+	@echo "make demo    train a CF network on the bundled digits, export, check bit-exactness"
+	@echo "make test    run the test suite"
+	@echo "make bench   benchmarks (installs SpikingJelly and snnTorch as baselines)"
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/cfsnn train --dataset digits --hidden 128 --T 4 --neuron cf --K 2 --seed 0 --out $(OUT)
+	$(VENV)/bin/cfsnn info $(OUT)/model.cfsnn
+	$(VENV)/bin/cfsnn eval --model $(OUT)/model.cfsnn --dataset digits --backend golden
+	$(VENV)/bin/cfsnn eval --model $(OUT)/model.cfsnn --dataset digits --backend torch
+	$(VENV)/bin/cfsnn raster --model $(OUT)/model.cfsnn --dataset digits --index 0 --out $(OUT)/raster.png
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e '.[test,bench]'
+	$(VENV)/bin/cfsnn bench train-step
+
+clean:
+	rm -rf $(VENV) runs build .pytest_cache
