@@ -80,6 +80,23 @@ def check_codes(model: Model, codes) -> np.ndarray:
     return a
 
 
+def neuron_update(u, a, layer, vmin: int, vmax: int):
+    """One step of SPEC section 4 for a whole layer (or one neuron): membrane ``u`` and
+    synaptic sum ``a`` (bias included) -> (new membrane, spikes). ``layer`` gives K, theta,
+    bipolar, reset, leak_shift and kind; for a readout the spikes are zeros."""
+    u = np.asarray(u, dtype=np.int64)
+    k = layer.leak_shift
+    leaked = u - (u >> k) if k else u
+    h = np.clip(leaked + a, vmin, vmax)
+    if layer.kind != "cf":
+        return h, np.zeros_like(h)
+    m = np.minimum(layer.K, np.abs(h) // layer.theta)
+    sp = np.where(h >= 0, m, -m if layer.bipolar else 0)
+    if layer.reset == "subtract":
+        return h - sp * layer.theta, sp
+    return np.where(sp != 0, 0, h), sp
+
+
 def run(model: Model, codes, record_membranes: bool = False) -> GoldenResult:
     """Run ``model`` on a batch of input codes, exactly as SPEC section 4 says."""
     x = check_codes(model, codes)
@@ -104,22 +121,12 @@ def run(model: Model, codes, record_membranes: bool = False) -> GoldenResult:
                 a = (s.astype(np.float64) @ weights[i]).astype(np.int64) + layer.bias
                 if i == 0 and static:
                     a0 = a
-            u = U[i]
-            leaked = u - (u >> layer.leak_shift) if layer.leak_shift else u
-            h = np.clip(leaked + a, vmin, vmax)
+            u_next, sp = neuron_update(U[i], a, layer, vmin, vmax)
+            U[i] = u_next
             if layer.kind == "cf":
-                m = np.minimum(layer.K, np.abs(h) // layer.theta)
-                neg = -m if layer.bipolar else 0
-                sp = np.where(h >= 0, m, neg)
-                if layer.reset == "subtract":
-                    U[i] = h - sp * layer.theta
-                else:
-                    U[i] = np.where(sp != 0, 0, h)
                 spikes[ci][:, t] = sp
                 ci += 1
                 s = sp
-            else:
-                U[i] = h
             if mems is not None:
                 mems[i][:, t] = U[i]
     logits = U[-1]

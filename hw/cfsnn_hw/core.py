@@ -1,0 +1,546 @@
+"""The inference core: P CF lanes, an event-driven synapse engine, a sequencer, a host bus.
+
+Dataflow of one layer at one step (docs/HARDWARE.md has the cycle accounting):
+
+1. ACCUM. A scanner reads the layer's inputs one per cycle (input codes for the first
+   layer, the previous layer's spikes otherwise) and pushes every non-zero one into a small
+   event FIFO. The synapse engine pops events back to back; for each it spends
+   G = ceil(n_out / P) cycles adding ``w * s`` into P exact accumulators per cycle
+   (read, add, write; the accumulator memory's read port is transparent to its write port,
+   so consecutive events may hit the same word). Zero inputs cost no synaptic work.
+2. FIRE. G cycles: each reads P accumulators, biases, membranes and thresholds, runs the P
+   :class:`~cfsnn_hw.lane.CFLane` s, writes the membranes back, clears the accumulators and
+   writes the spikes into the spike memory (one word per step and neuron word: the next
+   layer's input, and the record the host reads back).
+
+After the last step the readout membranes are the logits; ARGMAX scans them (ties to the
+lowest index). The host reaches everything through a word-addressed bus whose map is
+:mod:`cfsnn.memmap`. Before running, CHECK validates the configuration the host wrote and
+refuses to run (STATUS.ERROR with an error code) rather than compute garbage.
+"""
+
+import numpy as np
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from cfsnn import formats as F
+from cfsnn import memmap as MM
+
+from .lane import CFLane
+
+BusSignature = wiring.Signature({
+    "addr": Out(MM.ADDR_BITS), "w_data": Out(MM.DATA_BITS), "w_en": Out(1), "r_en": Out(1),
+    "r_data": In(MM.DATA_BITS), "r_valid": In(1),
+})
+"""Host side of the core's bus: a write takes effect at the clock edge; a read issued with
+``r_en`` returns ``r_data`` with ``r_valid`` one cycle later. One access per cycle."""
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length()) if n > 1 else 1
+
+
+class CFCore(wiring.Component):
+    """The cfsnn inference core.
+
+    Parameters
+    ----------
+    params : cfsnn.memmap.BuildParams, the build (lanes, memory depths, widths, maxima)
+
+    Attributes
+    ----------
+    bus : In(BusSignature), the host's load/read interface (cfsnn.memmap)
+    busy : Out(1), an inference is running
+    done : Out(1), the last inference finished (cleared by CTRL.CLEAR or a new start)
+    error : Out(1), the last start was refused (see STATUS)
+    """
+
+    def __init__(self, *, params: MM.BuildParams = MM.BuildParams()):
+        if not isinstance(params, MM.BuildParams):
+            raise TypeError(f"params must be a cfsnn.memmap.BuildParams, not {params!r}")
+        self.params = params
+        super().__init__({"bus": In(BusSignature), "busy": Out(1), "done": Out(1),
+                          "error": Out(1)})
+
+    def memory(self, m, name: str, lane_bits: int, depth: int) -> Memory:
+        """Make one memory of ``depth`` words of P lanes. A board top may override this to
+        map a memory onto its own RAM primitives; the core uses one read and one write port
+        (with per-lane write enables) of each."""
+        mem = Memory(shape=unsigned(lane_bits * self.params.lanes), depth=depth, init=[])
+        m.submodules[name] = mem
+        return mem
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        P, V, A, WB = p.lanes, p.v_bits, p.acc_bits, p.w_bits
+        LOGP = (P - 1).bit_length()
+        NW, WW, LMAX = p.neuron_words, p.weight_words, p.max_layers
+        SB = F.SPIKE_BITS
+        bus = self.bus
+
+        # ---------------------------------------------------------------- memories
+        wmem = self.memory(m, "weights", WB, WW)
+        thmem = self.memory(m, "theta", V, NW)
+        bmem = self.memory(m, "bias", A, NW)
+        umem = self.memory(m, "membrane", V, NW)
+        amem = self.memory(m, "acc", A, NW)
+        smem = self.memory(m, "spikes", SB, p.t_max * NW)
+        imem = Memory(shape=unsigned(8), depth=p.input_depth, init=[])
+        m.submodules.inputs = imem
+        ports = {}
+        for name, mem, lb in (("w", wmem, WB), ("th", thmem, V), ("b", bmem, A), ("u", umem, V),
+                              ("a", amem, A), ("s", smem, SB)):
+            wp = mem.write_port(granularity=lb)
+            ports[name] = (mem.read_port(transparent_for=(wp,)), wp)
+        (w_r, w_w), (th_r, th_w), (b_r, b_w) = ports["w"], ports["th"], ports["b"]
+        (u_r, u_w), (a_r, a_w), (s_r, s_w) = ports["u"], ports["a"], ports["s"]
+        i_w = imem.write_port()
+        i_r = imem.read_port(transparent_for=(i_w,))
+
+        def lane(sig, j, bits):
+            return sig[j * bits:(j + 1) * bits]
+
+        # ---------------------------------------------------------------- registers
+        T = Signal(16)
+        n_layers = Signal(16)
+        vbits = Signal(16, init=min(V, 16))
+        dynamic = Signal()
+        cfg_kind = Array(Signal(name=f"kind{i}") for i in range(LMAX))
+        cfg_n_in = Array(Signal(16, name=f"n_in{i}") for i in range(LMAX))
+        cfg_n_out = Array(Signal(16, name=f"n_out{i}") for i in range(LMAX))
+        cfg_k = Array(Signal(16, name=f"k{i}") for i in range(LMAX))
+        cfg_flags = Array(Signal(2, name=f"flags{i}") for i in range(LMAX))
+        cfg_leak = Array(Signal(16, name=f"leak{i}") for i in range(LMAX))
+        cfg_wbase = Array(Signal(32, name=f"wbase{i}") for i in range(LMAX))
+        cfg_nbase = Array(Signal(32, name=f"nbase{i}") for i in range(LMAX))
+
+        busy, done, error, awb, bad_addr = Signal(), Signal(), Signal(), Signal(), Signal()
+        err_code = Signal(8)
+        err_layer = Signal(4)
+        cycles = Signal(32)
+        events = Signal(32)
+        prediction = Signal(16)
+        spike_count = Array(Signal(32, name=f"spikes{i}") for i in range(LMAX))
+        m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.error.eq(error)]
+
+        # ---------------------------------------------------------------- host bus
+        region = bus.addr[MM.REGION_SHIFT:]
+        off = bus.addr[:MM.REGION_SHIFT]
+        h_word = off >> LOGP
+        h_lane = off[:LOGP] if LOGP else Const(0, 1)
+        start = Signal()
+        is_mem = (region != MM.Region.REG)
+        with m.If(bus.w_en & is_mem & busy):
+            m.d.sync += awb.eq(1)
+        with m.If(bus.r_en & is_mem & busy):
+            m.d.sync += awb.eq(1)
+        host_w = bus.w_en & ~busy
+        depth_of = {MM.Region.WEIGHT: WW * P, MM.Region.THETA: NW * P, MM.Region.BIAS: NW * P,
+                    MM.Region.MEMBRANE: NW * P, MM.Region.INPUT: p.input_depth}
+        in_range = Signal()
+        with m.Switch(region):
+            for rid, depth in depth_of.items():
+                with m.Case(rid):
+                    m.d.comb += in_range.eq(off < depth)
+        with m.If(host_w & is_mem & ~in_range):
+            m.d.sync += bad_addr.eq(1)
+        onehot = Signal(P)
+        m.d.comb += onehot.eq(1 << h_lane)
+
+        def rep(bits):
+            return Cat(*([bus.w_data[:bits]] * P))
+
+        for region_id, wp, bits in ((MM.Region.WEIGHT, w_w, WB), (MM.Region.THETA, th_w, V),
+                                    (MM.Region.BIAS, b_w, A)):
+            m.d.comb += [wp.addr.eq(h_word), wp.data.eq(rep(bits)),
+                         wp.en.eq(Mux(host_w & in_range & (region == region_id), onehot, 0))]
+        m.d.comb += [i_w.addr.eq(off), i_w.data.eq(bus.w_data[:8]),
+                     i_w.en.eq(host_w & in_range & (region == MM.Region.INPUT))]
+
+        reg_off = off[:8]
+        with m.If(host_w & (region == MM.Region.REG)):
+            with m.Switch(reg_off):
+                with m.Case(MM.Reg.CTRL):
+                    m.d.comb += start.eq(bus.w_data[0])
+                    with m.If(bus.w_data[1]):
+                        m.d.sync += [done.eq(0), error.eq(0), awb.eq(0), bad_addr.eq(0),
+                                     err_code.eq(0), err_layer.eq(0)]
+                with m.Case(MM.Reg.T):
+                    m.d.sync += T.eq(bus.w_data)
+                with m.Case(MM.Reg.N_LAYERS):
+                    m.d.sync += n_layers.eq(bus.w_data)
+                with m.Case(MM.Reg.V_BITS):
+                    m.d.sync += vbits.eq(bus.w_data)
+                with m.Case(MM.Reg.INPUT_MODE):
+                    m.d.sync += dynamic.eq(bus.w_data[0])
+            for i in range(LMAX):
+                base = MM.Reg.LAYER + i * MM.LAYER_STRIDE
+                for fld, arr in ((MM.LayerField.KIND, cfg_kind), (MM.LayerField.N_IN, cfg_n_in),
+                                 (MM.LayerField.N_OUT, cfg_n_out), (MM.LayerField.K, cfg_k),
+                                 (MM.LayerField.FLAGS, cfg_flags), (MM.LayerField.LEAK, cfg_leak),
+                                 (MM.LayerField.WEIGHT_BASE, cfg_wbase),
+                                 (MM.LayerField.NEURON_BASE, cfg_nbase)):
+                    with m.If(reg_off == base + fld):
+                        m.d.sync += arr[i].eq(bus.w_data)
+
+        # reads: registers answer from a mux; memories through their read ports (when idle)
+        r_pending = Signal()
+        r_region = Signal(4)
+        r_lane = Signal(max(1, LOGP))
+        r_regval = Signal(32)
+        m.d.sync += [r_pending.eq(bus.r_en), r_region.eq(region), r_lane.eq(h_lane)]
+        regval = Signal(32)
+        status = Cat(busy, done, error, awb, bad_addr, Const(0, 3), err_code, err_layer)
+        info = p.info_registers()
+        with m.Switch(reg_off):
+            for reg, val in info.items():
+                with m.Case(int(reg)):
+                    m.d.comb += regval.eq(val)
+            for reg, sig in ((MM.Reg.STATUS, status), (MM.Reg.T, T), (MM.Reg.N_LAYERS, n_layers),
+                             (MM.Reg.V_BITS, vbits), (MM.Reg.INPUT_MODE, dynamic),
+                             (MM.Reg.CYCLES, cycles), (MM.Reg.EVENTS, events),
+                             (MM.Reg.PREDICTION, prediction)):
+                with m.Case(int(reg)):
+                    m.d.comb += regval.eq(sig)
+            for i in range(LMAX):
+                with m.Case(MM.Reg.SPIKES + i):
+                    m.d.comb += regval.eq(spike_count[i])
+                base = MM.Reg.LAYER + i * MM.LAYER_STRIDE
+                for fld, arr in ((MM.LayerField.KIND, cfg_kind), (MM.LayerField.N_IN, cfg_n_in),
+                                 (MM.LayerField.N_OUT, cfg_n_out), (MM.LayerField.K, cfg_k),
+                                 (MM.LayerField.FLAGS, cfg_flags), (MM.LayerField.LEAK, cfg_leak),
+                                 (MM.LayerField.WEIGHT_BASE, cfg_wbase),
+                                 (MM.LayerField.NEURON_BASE, cfg_nbase)):
+                    with m.Case(base + fld):
+                        m.d.comb += regval.eq(arr[i])
+        m.d.sync += r_regval.eq(Mux(region == MM.Region.REG, regval, 0))
+
+        def lane_of(rp, bits, signed_=True):
+            v = Array(lane(rp.data, j, bits) for j in range(P))[r_lane]
+            return v.as_signed() if signed_ else v
+
+        r_busy = Signal()
+        m.d.sync += r_busy.eq(busy)
+        with m.If(r_pending):
+            m.d.comb += bus.r_valid.eq(1)
+            with m.If(r_busy & (r_region != MM.Region.REG)):
+                m.d.comb += bus.r_data.eq(0)
+            with m.Else():
+                with m.Switch(r_region):
+                    with m.Case(MM.Region.REG):
+                        m.d.comb += bus.r_data.eq(r_regval)
+                    with m.Case(MM.Region.WEIGHT):
+                        m.d.comb += bus.r_data.eq(lane_of(w_r, WB))
+                    with m.Case(MM.Region.THETA):
+                        m.d.comb += bus.r_data.eq(lane_of(th_r, V, False))
+                    with m.Case(MM.Region.BIAS):
+                        m.d.comb += bus.r_data.eq(lane_of(b_r, A))
+                    with m.Case(MM.Region.MEMBRANE):
+                        m.d.comb += bus.r_data.eq(lane_of(u_r, V))
+                    with m.Case(MM.Region.INPUT):
+                        m.d.comb += bus.r_data.eq(i_r.data)
+                    with m.Case(MM.Region.SPIKE):
+                        m.d.comb += bus.r_data.eq(lane_of(s_r, SB))
+
+        # ---------------------------------------------------------------- sequencer state
+        t = Signal(16)
+        li = Signal(range(max(2, LMAX)))
+        ci = Signal(range(max(2, LMAX)))
+        clr = Signal(range(max(2, NW)))
+        t_sbase = Signal(32)          # t * NW: spike memory word base of step t
+        in_base = Signal(32)          # t * n_in of layer 0 (dynamic input) or 0
+        cur_kind = Signal()
+        cur_n_in = Signal(16)
+        cur_n_out = Signal(16)
+        cur_k = Signal(3)
+        cur_bip = Signal()
+        cur_rz = Signal()
+        cur_leak = Signal(4)
+        cur_wbase = Signal(32)
+        cur_nbase = Signal(32)
+        cur_g = Signal(16)
+        prev_nbase = Signal(32)
+        vmin = Signal(signed(V))
+        vmax = Signal(signed(V))
+
+        # scanner
+        scan_i = Signal(16)
+        scan_row = Signal(32)
+        p_valid = Signal()
+        p_idx = Signal(16)
+        p_row = Signal(32)
+        scanning = Signal()
+        # event FIFO: (row address, signed value)
+        RB = _bits(WW + 1) + 1
+        fifo = SyncFIFO(width=RB + 9, depth=4)
+        m.submodules.events = fifo
+        # MAC engine
+        mac_busy = Signal()
+        mac_row = Signal(RB)
+        mac_val = Signal(signed(9))
+        mac_g = Signal(16)
+        s2_valid = Signal()
+        s2_addr = Signal(32)
+        s2_val = Signal(signed(9))
+        # fire
+        f_g = Signal(16)
+        f_issue = Signal()
+        sf_valid = Signal()
+        sf_g = Signal(16)
+        sf_addr = Signal(32)
+        # argmax
+        am_j = Signal(16)
+        am_issue = Signal()
+        am_pvalid = Signal()
+        am_pj = Signal(16)
+        best = Signal(signed(V))
+        best_j = Signal(16)
+        clearing = Signal()
+        used_words = Signal(32)       # neuron words the configured model occupies
+
+        with m.If(busy):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        # ---------------------------------------------------------------- scanner datapath
+        read_layer0 = li == 0
+        scan_issue = Signal()
+        scan_val = Signal(signed(9))
+        retry = Signal()
+        m.d.comb += [
+            i_r.addr.eq(Mux(busy, in_base + scan_i, off)),
+            s_r.addr.eq(Mux(busy, t_sbase + prev_nbase + (scan_i >> LOGP), h_word)),
+        ]
+        spike_lane = Array(lane(s_r.data, j, SB).as_signed() for j in range(P))[
+            p_idx[:LOGP] if LOGP else 0]
+        m.d.comb += scan_val.eq(Mux(read_layer0, i_r.data, spike_lane))
+        nonzero = scan_val != 0
+        m.d.comb += [
+            retry.eq(p_valid & nonzero & ~fifo.w_rdy),
+            scan_issue.eq(scanning & (scan_i < cur_n_in) & ~retry),
+            fifo.w_data.eq(Cat(p_row[:RB], scan_val)),
+            fifo.w_en.eq(p_valid & nonzero & fifo.w_rdy),
+        ]
+        m.d.sync += [p_valid.eq(scan_issue), p_idx.eq(scan_i), p_row.eq(scan_row)]
+        with m.If(retry):
+            m.d.sync += [scan_i.eq(p_idx), scan_row.eq(p_row)]
+        with m.Elif(scan_issue):
+            m.d.sync += [scan_i.eq(scan_i + 1), scan_row.eq(scan_row + cur_g)]
+        with m.If(fifo.w_en):
+            m.d.sync += events.eq(events + 1)
+
+        # ---------------------------------------------------------------- synapse engine
+        mac_last = mac_g + 1 == cur_g
+        start_new = fifo.r_rdy & (~mac_busy | mac_last)
+        m.d.comb += fifo.r_en.eq(start_new)
+        with m.If(start_new):
+            m.d.sync += [mac_busy.eq(1), mac_row.eq(fifo.r_data[:RB]),
+                         mac_val.eq(fifo.r_data[RB:].as_signed()), mac_g.eq(0)]
+        with m.Elif(mac_busy & mac_last):
+            m.d.sync += mac_busy.eq(0)
+        with m.Elif(mac_busy):
+            m.d.sync += mac_g.eq(mac_g + 1)
+        m.d.sync += [s2_valid.eq(mac_busy), s2_addr.eq(cur_nbase + mac_g), s2_val.eq(mac_val)]
+
+        # ---------------------------------------------------------------- lanes
+        lanes = []
+        for j in range(P):
+            ln = CFLane(v_bits=V, acc_bits=A)
+            m.submodules[f"lane{j}"] = ln
+            lanes.append(ln)
+            m.d.comb += [ln.acc.eq(lane(a_r.data, j, A).as_signed()),
+                         ln.bias.eq(lane(b_r.data, j, A).as_signed()),
+                         ln.u.eq(lane(u_r.data, j, V).as_signed()),
+                         ln.theta.eq(lane(th_r.data, j, V)),
+                         ln.k.eq(cur_k), ln.leak.eq(cur_leak), ln.bipolar.eq(cur_bip),
+                         ln.reset_zero.eq(cur_rz), ln.readout.eq(cur_kind),
+                         ln.vmin.eq(vmin), ln.vmax.eq(vmax)]
+        lane_ok = Signal(P)
+        m.d.comb += lane_ok.eq(Cat(*[(sf_g * P + j) < cur_n_out for j in range(P)]))
+
+        # memory read addresses while running
+        with m.If(busy):
+            m.d.comb += [
+                w_r.addr.eq(mac_row + mac_g),
+                a_r.addr.eq(Mux(f_issue, cur_nbase + f_g, cur_nbase + mac_g)),
+                b_r.addr.eq(cur_nbase + f_g), th_r.addr.eq(cur_nbase + f_g),
+                u_r.addr.eq(Mux(am_issue, cur_nbase + (am_j >> LOGP), cur_nbase + f_g)),
+            ]
+        with m.Else():
+            m.d.comb += [w_r.addr.eq(h_word), a_r.addr.eq(h_word), b_r.addr.eq(h_word),
+                         th_r.addr.eq(h_word), u_r.addr.eq(h_word)]
+
+        # accumulator writes: fire (clear) > synapse engine > sample clear
+        sums = Cat(*[(lane(a_r.data, j, A).as_signed()
+                      + lane(w_r.data, j, WB).as_signed() * s2_val)[:A] for j in range(P)])
+        with m.If(sf_valid):
+            m.d.comb += [a_w.addr.eq(sf_addr), a_w.data.eq(0), a_w.en.eq(-1)]
+        with m.Elif(s2_valid):
+            m.d.comb += [a_w.addr.eq(s2_addr), a_w.data.eq(sums), a_w.en.eq(-1)]
+        with m.Elif(clearing):
+            m.d.comb += [a_w.addr.eq(clr), a_w.data.eq(0), a_w.en.eq(-1)]
+        # membrane writes: fire > sample clear > host
+        u_next = Cat(*[Mux(lane_ok[j], lanes[j].u_next, 0) for j in range(P)])
+        with m.If(sf_valid):
+            m.d.comb += [u_w.addr.eq(sf_addr), u_w.data.eq(u_next), u_w.en.eq(-1)]
+        with m.Elif(clearing):
+            m.d.comb += [u_w.addr.eq(clr), u_w.data.eq(0), u_w.en.eq(-1)]
+        with m.Else():
+            m.d.comb += [u_w.addr.eq(h_word), u_w.data.eq(rep(V)),
+                         u_w.en.eq(Mux(host_w & in_range & (region == MM.Region.MEMBRANE),
+                                       onehot, 0))]
+        # spike writes (CF layers)
+        spikes = Cat(*[Mux(lane_ok[j], lanes[j].spike, 0) for j in range(P)])
+        m.d.comb += [s_w.addr.eq(t_sbase + sf_addr), s_w.data.eq(spikes),
+                     s_w.en.eq(Mux(sf_valid & ~cur_kind, -1, 0))]
+        fired = Signal(range(P + 1))
+        m.d.comb += fired.eq(sum((lanes[j].spike != 0) & lane_ok[j] for j in range(P)))
+        with m.If(sf_valid & ~cur_kind):
+            m.d.sync += spike_count[li].eq(spike_count[li] + fired)
+        m.d.sync += [sf_valid.eq(f_issue), sf_g.eq(f_g), sf_addr.eq(cur_nbase + f_g)]
+
+        # argmax pipeline
+        am_val = Array(lane(u_r.data, j, V).as_signed() for j in range(P))[
+            am_pj[:LOGP] if LOGP else 0]
+        m.d.sync += [am_pvalid.eq(am_issue), am_pj.eq(am_j)]
+        with m.If(am_pvalid):
+            with m.If((am_pj == 0) | (am_val > best)):
+                m.d.sync += [best.eq(am_val), best_j.eq(am_pj)]
+
+        # ---------------------------------------------------------------- control
+        vb_m1 = Signal(5)
+        vpow = Signal(V + 1)
+        m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
+        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~fifo.r_rdy & ~mac_busy & ~s2_valid
+        # CHECK: one layer per cycle
+        c_g = (cfg_n_out[ci] + (P - 1)) >> LOGP
+        c_last = ci + 1 == n_layers
+        c_err = Signal(8)
+        with m.If((cfg_kind[ci] != c_last)):
+            m.d.comb += c_err.eq(MM.ErrorCode.BAD_KIND)
+        with m.Elif((cfg_n_out[ci] == 0) | (cfg_n_out[ci] > p.max_neurons)):
+            m.d.comb += c_err.eq(MM.ErrorCode.BAD_N_OUT)
+        with m.Elif((cfg_n_in[ci] == 0) |
+                    ((ci == 0) & (cfg_n_in[ci] > p.input_depth)) |
+                    ((ci != 0) & (cfg_n_in[ci] != cfg_n_out[ci - 1]))):
+            m.d.comb += c_err.eq(MM.ErrorCode.BAD_N_IN)
+        with m.Elif((ci == 0) & dynamic & (T * cfg_n_in[ci] > p.input_depth)):
+            m.d.comb += c_err.eq(MM.ErrorCode.INPUT_OVERFLOW)
+        with m.Elif(~cfg_kind[ci] & ((cfg_k[ci] == 0) | (cfg_k[ci] > F.K_MAX))):
+            m.d.comb += c_err.eq(MM.ErrorCode.BAD_K)
+        with m.Elif(cfg_leak[ci] > F.LEAK_SHIFT_MAX):
+            m.d.comb += c_err.eq(MM.ErrorCode.BAD_LEAK)
+        with m.Elif(cfg_nbase[ci] + c_g > NW):
+            m.d.comb += c_err.eq(MM.ErrorCode.NEURON_OVERFLOW)
+        with m.Elif(cfg_wbase[ci] + cfg_n_in[ci] * c_g > WW):
+            m.d.comb += c_err.eq(MM.ErrorCode.WEIGHT_OVERFLOW)
+
+        def load_layer(idx):
+            g = (cfg_n_out[idx] + (P - 1)) >> LOGP
+            return [cur_kind.eq(cfg_kind[idx]), cur_n_in.eq(cfg_n_in[idx]),
+                    cur_n_out.eq(cfg_n_out[idx]), cur_k.eq(cfg_k[idx]),
+                    cur_bip.eq(cfg_flags[idx][0]), cur_rz.eq(cfg_flags[idx][1]),
+                    cur_leak.eq(cfg_leak[idx]), cur_wbase.eq(cfg_wbase[idx]),
+                    cur_nbase.eq(cfg_nbase[idx]), cur_g.eq(g),
+                    prev_nbase.eq(cfg_nbase[idx - 1] if LMAX > 1 else 0),
+                    scan_i.eq(0), scan_row.eq(cfg_wbase[idx])]
+
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                with m.If(start):
+                    m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), err_code.eq(0),
+                                 err_layer.eq(0), ci.eq(0), cycles.eq(0), events.eq(0),
+                                 used_words.eq(0)]
+                    m.d.sync += [spike_count[i].eq(0) for i in range(LMAX)]
+                    with m.If((T == 0) | (T > p.t_max)):
+                        m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(MM.ErrorCode.BAD_T)]
+                    with m.Elif((n_layers == 0) | (n_layers > LMAX)):
+                        m.d.sync += [busy.eq(0), error.eq(1),
+                                     err_code.eq(MM.ErrorCode.BAD_N_LAYERS)]
+                    with m.Elif((vbits < F.V_BITS_RANGE[0]) | (vbits > V)):
+                        m.d.sync += [busy.eq(0), error.eq(1),
+                                     err_code.eq(MM.ErrorCode.BAD_V_BITS)]
+                    with m.Else():
+                        m.next = "CHECK"
+            with m.State("CHECK"):
+                with m.If(c_err != 0):
+                    m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(ci)]
+                    m.next = "IDLE"
+                with m.Else():
+                    with m.If(cfg_nbase[ci] + c_g > used_words):
+                        m.d.sync += used_words.eq(cfg_nbase[ci] + c_g)
+                    with m.If(c_last):
+                        m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
+                        m.next = "CLEAR"
+                    with m.Else():
+                        m.d.sync += ci.eq(ci + 1)
+            with m.State("CLEAR"):
+                m.d.comb += clearing.eq(1)
+                m.d.sync += clr.eq(clr + 1)
+                with m.If(clr + 1 >= used_words):
+                    m.d.sync += [t.eq(0), li.eq(0), t_sbase.eq(0), in_base.eq(0)]
+                    m.d.sync += load_layer(0)
+                    m.next = "ACCUM"
+            with m.State("ACCUM"):
+                m.d.comb += scanning.eq(1)
+                with m.If(accum_done):
+                    m.d.sync += f_g.eq(0)
+                    m.next = "FIRE"
+            with m.State("FIRE"):
+                m.d.comb += f_issue.eq(1)
+                m.d.sync += f_g.eq(f_g + 1)
+                with m.If(f_g + 1 == cur_g):
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                # the last fire write lands in this cycle
+                with m.If(li + 1 < n_layers):
+                    m.d.sync += li.eq(li + 1)
+                    m.d.sync += load_layer(li + 1)
+                    m.next = "ACCUM"
+                with m.Elif(t + 1 < T):
+                    m.d.sync += [t.eq(t + 1), li.eq(0), t_sbase.eq(t_sbase + NW),
+                                 in_base.eq(Mux(dynamic, in_base + cfg_n_in[0], 0))]
+                    m.d.sync += load_layer(0)
+                    m.next = "ACCUM"
+                with m.Else():
+                    m.d.sync += am_j.eq(0)
+                    m.next = "ARGMAX"
+            with m.State("ARGMAX"):
+                m.d.comb += am_issue.eq(am_j < cur_n_out)
+                with m.If(am_j < cur_n_out):
+                    m.d.sync += am_j.eq(am_j + 1)
+                with m.Elif(~am_pvalid):
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.sync += [prediction.eq(best_j), busy.eq(0), done.eq(1)]
+                m.next = "IDLE"
+        return m
+
+
+#: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
+#: scanner, the event FIFO and the synapse engine, the last fire write, the next layer's setup.
+STEP_OVERHEAD = 5
+#: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
+SAMPLE_OVERHEAD = 4
+
+
+def cycle_budget(model, params: MM.BuildParams, events) -> tuple[int, int]:
+    """(padded synaptic work, fixed overhead) in cycles for one sample, where ``events`` is
+    the golden model's ``input_events[b]`` ([L, T] non-zero inputs per layer and step).
+
+    padded work = sum over layers and steps of events x ceil(n_out / lanes) (the synapse
+    engine updates one word of ``lanes`` neurons per cycle); fixed overhead = per layer and
+    step: n_in (the scan, one input per cycle, overlapped with the synapse work) +
+    ceil(n_out / lanes) (fire) + STEP_OVERHEAD; per sample: n_layers (CHECK) + the neuron
+    words in use (CLEAR) + n_out of the readout (ARGMAX) + SAMPLE_OVERHEAD.
+    The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
+    G = [MM.ceil_div(l.n_out, params.lanes) for l in model.layers]
+    ev = np.asarray(events)
+    work = int(sum(int(ev[i].sum()) * g for i, g in enumerate(G)))
+    per_step = sum(l.n_in + g + STEP_OVERHEAD for l, g in zip(model.layers, G))
+    fixed = model.T * per_step + len(model.layers) + sum(G) + model.layers[-1].n_out \
+        + SAMPLE_OVERHEAD
+    return work, fixed

@@ -1,0 +1,110 @@
+"""Run the core in Amaranth's own simulator: a plain function from a model and inputs to
+everything the core computed. Fast enough for unit tests of small models; the cocotb
+benches under sim/ run the generated Verilog for the big regressions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from cfsnn import memmap as MM
+from cfsnn.golden import check_codes
+
+from .core import CFCore
+
+
+@dataclass
+class RTLResult:
+    logits: np.ndarray        # [B, C]
+    predictions: np.ndarray   # [B]
+    spikes: list              # per CF layer [B, T, N]
+    cycles: np.ndarray        # [B]
+    events: np.ndarray        # [B]
+    spike_counts: np.ndarray  # [B, L_cf]
+
+
+class Bus:
+    """Host-side access to a simulated core's bus (inside an Amaranth testbench)."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+
+    async def write(self, addr: int, value: int):
+        b = self.dut.bus
+        self.ctx.set(b.addr, addr)
+        self.ctx.set(b.w_data, value & 0xFFFFFFFF)
+        self.ctx.set(b.w_en, 1)
+        await self.ctx.tick()
+        self.ctx.set(b.w_en, 0)
+
+    async def read(self, addr: int) -> int:
+        b = self.dut.bus
+        self.ctx.set(b.addr, addr)
+        self.ctx.set(b.r_en, 1)
+        await self.ctx.tick()
+        self.ctx.set(b.r_en, 0)
+        assert self.ctx.get(b.r_valid)
+        return self.ctx.get(b.r_data)
+
+
+async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000_000):
+    """Load ``model``, run every sample of ``codes``; return an RTLResult."""
+    for a, v in MM.model_writes(model, params, dynamic):
+        await bus.write(a, v)
+    x = check_codes(model, codes)
+    B, T = len(x), model.T
+    pl = MM.plan(model, params)
+    P = params.lanes
+    res = dict(logits=[], pred=[], spikes=[[] for l in model.cf_layers], cycles=[], events=[],
+               counts=[])
+    for b in range(B):
+        sample = x[b, 0] if not dynamic else np.broadcast_to(x[b], (T, model.n_in))
+        for a, v in MM.input_writes(model, sample):
+            await bus.write(a, v)
+        await bus.write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.START | MM.Ctrl.CLEAR)
+        for _ in range(max_cycles):
+            st = await bus.read(MM.reg_addr(MM.Reg.STATUS))
+            if not st & MM.Status.BUSY:
+                break
+        if st & MM.Status.ERROR or not st & MM.Status.DONE:
+            raise RuntimeError(f"core status 0x{st:x}")
+        ro = pl[-1]
+        n = model.layers[-1].n_out
+        lg = [MM.to_signed(await bus.read(MM.mem_addr(MM.Region.MEMBRANE, ro.neuron_base * P + j)),
+                           32) for j in range(n)]
+        res["logits"].append(lg)
+        res["pred"].append(await bus.read(MM.reg_addr(MM.Reg.PREDICTION)))
+        res["cycles"].append(await bus.read(MM.reg_addr(MM.Reg.CYCLES)))
+        res["events"].append(await bus.read(MM.reg_addr(MM.Reg.EVENTS)))
+        counts = []
+        for ci, (l, lp) in enumerate(zip(model.cf_layers, pl)):
+            sp = np.zeros((T, l.n_out), np.int64)
+            for t in range(T):
+                for j in range(l.n_out):
+                    off = (t * params.neuron_words + lp.neuron_base) * P + j
+                    sp[t, j] = MM.to_signed(await bus.read(MM.mem_addr(MM.Region.SPIKE, off)), 32)
+            res["spikes"][ci].append(sp)
+            counts.append(await bus.read(MM.reg_addr(MM.Reg.SPIKES + ci)))
+        res["counts"].append(counts)
+    return RTLResult(np.array(res["logits"]), np.array(res["pred"]),
+                     [np.array(s) for s in res["spikes"]], np.array(res["cycles"]),
+                     np.array(res["events"]), np.array(res["counts"]).reshape(B, -1))
+
+
+def rtl_run(model, codes, params: MM.BuildParams = MM.BuildParams(), dynamic: bool | None = None):
+    """Simulate the core on ``codes`` ([B, N_in] or [B, T, N_in]) and return an RTLResult."""
+    x = np.asarray(codes)
+    if dynamic is None:
+        dynamic = x.ndim == 3
+    dut = CFCore(params=params)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    out = {}
+
+    async def tb(ctx):
+        out["r"] = await load_and_run(Bus(ctx, dut), params, model, codes, dynamic)
+    sim.add_testbench(tb)
+    sim.run()
+    return out["r"]

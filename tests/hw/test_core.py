@@ -1,0 +1,125 @@
+"""The core in Amaranth's simulator: every logit and spike equal to the golden model."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from numpy.testing import assert_array_equal
+
+from cfsnn import golden
+from cfsnn import memmap as MM
+from cfsnn.model import Layer, Model
+from cfsnn.testing import random_codes, random_model
+from cfsnn_hw import CFCore
+from cfsnn_hw.core import cycle_budget
+from cfsnn_hw.pysim import Bus, rtl_run
+
+SMALL = MM.BuildParams(lanes=4, max_layers=4, max_neurons=32, neuron_words=32,
+                       weight_words=512, input_depth=256, t_max=16)
+
+
+def check_equal(model, x, params):
+    r = rtl_run(model, x, params)
+    g = golden.run(model, x)
+    assert_array_equal(r.logits, g.logits)
+    assert_array_equal(r.predictions, g.predictions)
+    for a, b in zip(r.spikes, g.spikes):
+        assert_array_equal(a, b)
+    assert_array_equal(r.events, g.input_events.sum((1, 2)))
+    assert_array_equal(r.spike_counts, g.spike_counts())
+    return r, g
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_random_models(trial, seeded_rng):
+    model = random_model(seeded_rng, max_width=12, T=int(seeded_rng.integers(1, 5)),
+                         n_layers=int(seeded_rng.integers(1, 3)))
+    check_equal(model, random_codes(seeded_rng, model, 3), SMALL)
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 8])
+def test_lane_counts(lanes, seeded_rng):
+    params = MM.BuildParams(lanes=lanes, max_layers=3, max_neurons=20, neuron_words=64,
+                            weight_words=1024, input_depth=128, t_max=4)
+    model = random_model(seeded_rng, max_width=11, T=3, n_layers=1, v_bits=10)
+    check_equal(model, random_codes(seeded_rng, model, 2), params)
+
+
+def test_extreme_model(seeded_rng):
+    model = random_model(seeded_rng, max_width=9, T=4, n_layers=2, extreme=True, v_bits=8)
+    check_equal(model, random_codes(seeded_rng, model, 3, static=False), SMALL)
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_cycles_within_budget(trial, seeded_rng):
+    model = random_model(seeded_rng, max_width=16, T=3, n_layers=int(seeded_rng.integers(1, 3)))
+    x = random_codes(seeded_rng, model, 3)
+    r, g = check_equal(model, x, SMALL)
+    for b in range(len(x)):
+        work, fixed = cycle_budget(model, SMALL, g.input_events[b])
+        assert work >= g.event_bound(SMALL.lanes)[b]
+        assert r.cycles[b] <= work + fixed, (r.cycles[b], work, fixed)
+
+
+def run_config(params, writes):
+    dut = CFCore(params=params)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    out = {}
+
+    async def tb(ctx):
+        bus = Bus(ctx, dut)
+        for a, v in writes:
+            await bus.write(a, v)
+        await bus.write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.START)
+        for _ in range(200):
+            out["status"] = await bus.read(MM.reg_addr(MM.Reg.STATUS))
+            if not out["status"] & MM.Status.BUSY:
+                break
+        out["cycles"] = await bus.read(MM.reg_addr(MM.Reg.CYCLES))
+        out["info"] = {r: await bus.read(MM.reg_addr(r)) for r in params.info_registers()}
+    sim.add_testbench(tb)
+    sim.run()
+    return out
+
+
+def tiny_model(n_out=3, T=2, K=2):
+    return Model(T=T, in_bits=4, layers=[
+        Layer("cf", np.ones((n_out, 2), np.int64), np.zeros(n_out, np.int64), np.full(n_out, 3), K=K),
+        Layer("readout", np.ones((2, n_out), np.int64), np.zeros(2, np.int64))]).validate()
+
+
+def config_of(model, override=None):
+    w = dict(MM.config_writes(model, SMALL, False))
+    for (layer, field), v in (override or {}).items():
+        addr = MM.reg_addr(field) if layer is None else MM.layer_reg(layer, field)
+        w[addr] = v
+    return list(w.items())
+
+
+@pytest.mark.parametrize("override,code,layer", [
+    ({(None, MM.Reg.T): 17}, MM.ErrorCode.BAD_T, 0),
+    ({(None, MM.Reg.T): 0}, MM.ErrorCode.BAD_T, 0),
+    ({(None, MM.Reg.N_LAYERS): 5}, MM.ErrorCode.BAD_N_LAYERS, 0),
+    ({(0, MM.LayerField.K): 0}, MM.ErrorCode.BAD_K, 0),
+    ({(0, MM.LayerField.K): 8}, MM.ErrorCode.BAD_K, 0),
+    ({(0, MM.LayerField.N_OUT): 33, (1, MM.LayerField.N_IN): 33}, MM.ErrorCode.BAD_N_OUT, 0),
+    ({(1, MM.LayerField.N_IN): 4}, MM.ErrorCode.BAD_N_IN, 1),
+    ({(1, MM.LayerField.KIND): 0}, MM.ErrorCode.BAD_KIND, 1),
+    ({(0, MM.LayerField.LEAK): 16}, MM.ErrorCode.BAD_LEAK, 0),
+    ({(1, MM.LayerField.NEURON_BASE): 32}, MM.ErrorCode.NEURON_OVERFLOW, 1),
+    ({(0, MM.LayerField.WEIGHT_BASE): 511}, MM.ErrorCode.WEIGHT_OVERFLOW, 0),
+    ({(None, MM.Reg.V_BITS): 3}, MM.ErrorCode.BAD_V_BITS, 0),
+])
+def test_bad_configuration_is_refused(override, code, layer):
+    out = run_config(SMALL, config_of(tiny_model(), override))
+    st = out["status"]
+    assert st & MM.Status.ERROR and not st & MM.Status.BUSY and not st & MM.Status.DONE
+    assert (st >> MM.STATUS_CODE_SHIFT) & 0xFF == code
+    assert (st >> MM.STATUS_LAYER_SHIFT) & 0xF == layer
+    assert out["cycles"] <= 8         # refused in CHECK: nothing was computed
+
+
+def test_build_information_registers():
+    out = run_config(SMALL, config_of(tiny_model()))
+    assert MM.BuildParams.from_info(out["info"]) == SMALL
+    assert out["status"] & MM.Status.DONE
