@@ -7,14 +7,18 @@ STAMP  := $(VENV)/.installed
 OUT    ?= runs/digits
 PYTEST_ARGS ?=
 
-.PHONY: all install demo test bench clean help
+.PHONY: all install demo test sim bench verilog clean help
+SIM   ?= verilator
+WAVES ?= 0
 
 all: test
 
 help:
 	@echo "make demo    train a CF network on the bundled digits, export, check bit-exactness"
 	@echo "make test    run the test suite"
+	@echo "make sim     cocotb regression of the RTL against the golden model (SIM=verilator|icarus, WAVES=1)"
 	@echo "make bench   benchmarks (installs SpikingJelly and snnTorch as baselines)"
+	@echo "make verilog write build/cfcore.v (default build parameters)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +37,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+sim: $(STAMP)
+	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest -q -s sim/test_regression.py $(PYTEST_ARGS)
+
+verilog: $(STAMP)
+	$(PY) -m cfsnn_hw.export --out build/cfcore.v
 
 bench: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e '.[test,bench]'

@@ -328,3 +328,51 @@ def input_writes(model, codes) -> list[tuple[int, int]]:
 def to_signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def decode_writes(writes, params: BuildParams):
+    """Rebuild the model and the last input codes from a log of bus writes, keeping only the
+    bits the core stores: what the hardware actually received. Returns (model, codes, dynamic);
+    the model is not validated (it is what the core will compute with)."""
+    from .model import Layer, Model   # local: model.py does not depend on the memory map
+    img = {}
+    for a, v in writes:
+        img[int(a)] = int(v) & 0xFFFFFFFF
+    P = params.lanes
+
+    def reg(r, default=0):
+        return img.get(reg_addr(r), default)
+
+    def lreg(l, f):
+        return img.get(layer_reg(l, f), 0)
+
+    T, L = reg(Reg.T), reg(Reg.N_LAYERS)
+    dynamic = bool(reg(Reg.INPUT_MODE) & 1)
+    layers = []
+    for l in range(L):
+        n_in, n_out = lreg(l, LayerField.N_IN), lreg(l, LayerField.N_OUT)
+        G = ceil_div(n_out, P)
+        wb, nb = lreg(l, LayerField.WEIGHT_BASE), lreg(l, LayerField.NEURON_BASE)
+        W = np.zeros((n_out, n_in), np.int64)
+        for i in range(n_in):
+            for j in range(n_out):
+                a = mem_addr(Region.WEIGHT, (wb + i * G + j // P) * P + j % P)
+                W[j, i] = to_signed(img.get(a, 0), params.w_bits)
+        n0 = nb * P
+        b = np.array([to_signed(img.get(mem_addr(Region.BIAS, n0 + j), 0), params.acc_bits)
+                      for j in range(n_out)], np.int64)
+        th = np.array([img.get(mem_addr(Region.THETA, n0 + j), 0) & ((1 << params.v_bits) - 1)
+                       for j in range(n_out)], np.int64)
+        flags = lreg(l, LayerField.FLAGS)
+        if lreg(l, LayerField.KIND) & 1:
+            layers.append(Layer("readout", W, b, None, leak_shift=lreg(l, LayerField.LEAK)))
+        else:
+            layers.append(Layer("cf", W, b, th, K=lreg(l, LayerField.K), bipolar=bool(flags & 1),
+                                reset="zero" if flags & 2 else "subtract",
+                                leak_shift=lreg(l, LayerField.LEAK)))
+    model = Model(T=T, layers=layers, in_bits=params.in_bits, v_bits=reg(Reg.V_BITS),
+                  w_bits=params.w_bits, acc_bits=params.acc_bits)
+    n_in = layers[0].n_in if layers else 0
+    n = T * n_in if dynamic else n_in
+    codes = np.array([img.get(mem_addr(Region.INPUT, k), 0) & 0xFF for k in range(n)], np.int64)
+    return model, (codes.reshape(T, n_in) if dynamic else codes), dynamic

