@@ -155,6 +155,8 @@ async def test_models_against_golden(dut):
                         rec["problems"])
             ev = await tb.read(MM.reg_addr(MM.Reg.EVENTS))
             compare(f"sample {b} events", ev, g.input_events[0].sum(), rec["problems"])
+            so = await tb.read(MM.reg_addr(MM.Reg.SYNOPS))
+            compare(f"sample {b} synops", so, g.synops[0].sum(), rec["problems"])
             cyc = await tb.read(MM.reg_addr(MM.Reg.CYCLES))
             work, fixed = cycle_budget(model, params, g.input_events[0])
             if cyc > work + fixed:

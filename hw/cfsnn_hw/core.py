@@ -123,6 +123,7 @@ class CFCore(wiring.Component):
         err_layer = Signal(4)
         cycles = Signal(32)
         events = Signal(32)
+        synops = Signal(32)
         prediction = Signal(16)
         spike_count = Array(Signal(32, name=f"spikes{i}") for i in range(LMAX))
         m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.error.eq(error)]
@@ -203,6 +204,7 @@ class CFCore(wiring.Component):
             for reg, sig in ((MM.Reg.STATUS, status), (MM.Reg.T, T), (MM.Reg.N_LAYERS, n_layers),
                              (MM.Reg.V_BITS, vbits), (MM.Reg.INPUT_MODE, dynamic),
                              (MM.Reg.CYCLES, cycles), (MM.Reg.EVENTS, events),
+                             (MM.Reg.SYNOPS, synops),
                              (MM.Reg.PREDICTION, prediction)):
                 with m.Case(int(reg)):
                     m.d.comb += regval.eq(sig)
@@ -330,7 +332,7 @@ class CFCore(wiring.Component):
         with m.Elif(scan_issue):
             m.d.sync += [scan_i.eq(scan_i + 1), scan_row.eq(scan_row + cur_g)]
         with m.If(fifo.w_en):
-            m.d.sync += events.eq(events + 1)
+            m.d.sync += [events.eq(events + 1), synops.eq(synops + cur_n_out)]
 
         # ---------------------------------------------------------------- synapse engine
         mac_last = mac_g + 1 == cur_g
@@ -453,6 +455,7 @@ class CFCore(wiring.Component):
                 with m.If(start):
                     m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), err_code.eq(0),
                                  err_layer.eq(0), ci.eq(0), cycles.eq(0), events.eq(0),
+                                 synops.eq(0),
                                  used_words.eq(0)]
                     m.d.sync += [spike_count[i].eq(0) for i in range(LMAX)]
                     with m.If((T == 0) | (T > p.t_max)):

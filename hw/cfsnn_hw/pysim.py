@@ -22,6 +22,7 @@ class RTLResult:
     spikes: list              # per CF layer [B, T, N]
     cycles: np.ndarray        # [B]
     events: np.ndarray        # [B]
+    synops: np.ndarray        # [B]
     spike_counts: np.ndarray  # [B, L_cf]
 
 
@@ -58,7 +59,7 @@ async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000
     pl = MM.plan(model, params)
     P = params.lanes
     res = dict(logits=[], pred=[], spikes=[[] for l in model.cf_layers], cycles=[], events=[],
-               counts=[])
+               counts=[], synops=[])
     for b in range(B):
         sample = x[b, 0] if not dynamic else np.broadcast_to(x[b], (T, model.n_in))
         for a, v in MM.input_writes(model, sample):
@@ -78,6 +79,7 @@ async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000
         res["pred"].append(await bus.read(MM.reg_addr(MM.Reg.PREDICTION)))
         res["cycles"].append(await bus.read(MM.reg_addr(MM.Reg.CYCLES)))
         res["events"].append(await bus.read(MM.reg_addr(MM.Reg.EVENTS)))
+        res["synops"].append(await bus.read(MM.reg_addr(MM.Reg.SYNOPS)))
         counts = []
         for ci, (l, lp) in enumerate(zip(model.cf_layers, pl)):
             sp = np.zeros((T, l.n_out), np.int64)
@@ -90,7 +92,8 @@ async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000
         res["counts"].append(counts)
     return RTLResult(np.array(res["logits"]), np.array(res["pred"]),
                      [np.array(s) for s in res["spikes"]], np.array(res["cycles"]),
-                     np.array(res["events"]), np.array(res["counts"]).reshape(B, -1))
+                     np.array(res["events"]), np.array(res["synops"]),
+                     np.array(res["counts"]).reshape(B, -1))
 
 
 def rtl_run(model, codes, params: MM.BuildParams = MM.BuildParams(), dynamic: bool | None = None):

@@ -71,6 +71,7 @@ class Reg(enum.IntEnum):
     CYCLES = 0x18            # cycles of the last inference
     EVENTS = 0x19            # non-zero inputs processed (all layers and steps)
     PREDICTION = 0x1A
+    SYNOPS = 0x1B            # synaptic operations: non-zero inputs x fan-out
     SPIKES = 0x20            # + layer: non-zero spikes of that layer in the last inference
     LAYER = 0x40             # + layer * LAYER_STRIDE + LayerField
 

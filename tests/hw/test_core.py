@@ -25,6 +25,7 @@ def check_equal(model, x, params):
     for a, b in zip(r.spikes, g.spikes):
         assert_array_equal(a, b)
     assert_array_equal(r.events, g.input_events.sum((1, 2)))
+    assert_array_equal(r.synops, g.synops.sum((1, 2)))
     assert_array_equal(r.spike_counts, g.spike_counts())
     return r, g
 
