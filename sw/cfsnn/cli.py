@@ -76,10 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a model file on a dataset's test split")
     e.add_argument("--model", required=True)
     e.add_argument("--dataset", default="digits")
-    e.add_argument("--backend", choices=["golden", "torch"], default="golden",
-                   help="golden: numpy golden model; torch: PyTorch integer mode")
+    e.add_argument("--backend", choices=["golden", "torch", "sim", "serial"], default="golden",
+                   help="golden: numpy golden model; torch: PyTorch integer mode; sim: the "
+                        "simulated FPGA (Verilator); serial: a board (--device serial:PORT)")
+    e.add_argument("--device", default=None, help="serial:PORT[@BAUD] for --backend serial")
+    e.add_argument("--clock-mhz", type=_float_ge(0, strict=True), default=30.0,
+                   help="core clock for the inferences-per-second figure (default 30)")
     e.add_argument("--limit", type=_int_in(1, 10**9), default=None, help="first N test samples")
     e.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON")
+
+    d = sub.add_parser("deploy", help="load a model onto a device and verify it by read-back")
+    d.add_argument("--model", required=True)
+    d.add_argument("--device", required=True, help="'sim' or serial:PORT[@BAUD]")
+    d.add_argument("--dynamic", action="store_true", help="per-step inputs (T frames per sample)")
 
     i = sub.add_parser("info", help="describe a model file")
     i.add_argument("model")
@@ -169,6 +178,26 @@ def cmd_train(a) -> int:
     return 0
 
 
+def _progress(desc, total):
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc=desc, leave=False, unit="")
+
+    state = {"what": None}
+
+    def update(done, tot, what):
+        if what != state["what"]:            # a new phase: restart the bar
+            state["what"] = what
+            bar.reset(total=tot)
+            bar.set_description(f"{desc}: {what}", refresh=False)
+        bar.update(done - bar.n)
+    return bar, update
+
+
+def _open(spec):
+    from .driver import open_device
+    return open_device(spec, log=lambda m: print(m, file=sys.stderr))
+
+
 def cmd_eval(a) -> int:
     import numpy as np
     from . import golden
@@ -178,34 +207,79 @@ def cmd_eval(a) -> int:
     x, y = ds.x_test, ds.y_test
     if a.limit is not None:
         x, y = x[:a.limit], y[:a.limit]
+    if a.backend == "serial" and not (a.device or "").startswith("serial:"):
+        raise CfsnnError("--backend serial needs --device serial:PORT")
     t0 = time.perf_counter()
     g = golden.run(model, x)
     g_s = time.perf_counter() - t0
+    cycles = None
     if a.backend == "golden":
         preds, logits, secs = g.predictions, g.logits, g_s
-    else:
+    elif a.backend == "torch":
         from .nn.integer import run_int
         t0 = time.perf_counter()
         r = run_int(model, x)
         secs = time.perf_counter() - t0
         preds, logits = r.predictions.numpy(), r.logits.numpy()
+    else:
+        dev = _open("sim" if a.backend == "sim" else a.device)
+        with dev:
+            bar, upd = _progress("device", 1)
+            dev.load(model, progress=upd)
+            t0 = time.perf_counter()
+            r = dev.infer(x, progress=upd)
+            secs = time.perf_counter() - t0
+            bar.close()
+        preds, logits, cycles = r.predictions, r.logits, r.cycles
     rep = {
         "model": a.model, "dataset": ds.name, "backend": a.backend, "samples": int(len(x)),
         "accuracy": float((preds == y).mean()),
+        "golden_accuracy": float((g.predictions == y).mean()),
         "agreement_with_golden": float((preds == g.predictions).mean()),
         "logits_equal_golden": bool(np.array_equal(logits, g.logits)),
         "spikes_per_sample": float(g.spike_counts().sum(1).mean()),
         "synops_per_sample": float(g.synops.sum((1, 2)).mean()),
         "seconds": secs,
     }
-    print(f"{a.backend} on {ds.name}: {rep['samples']} samples")
-    print(f"  accuracy              {100 * rep['accuracy']:6.2f} %")
+    if cycles is not None:
+        cpi = float(np.mean(cycles))
+        rep.update(cycles_per_inference=cpi, event_bound=float(g.event_bound(dev.params.lanes).mean()),
+                   clock_mhz=a.clock_mhz, inferences_per_second_at_clock=a.clock_mhz * 1e6 / cpi)
+    met = model.meta.get("metrics", {})
+    print(f"{a.backend} on {ds.name}: {rep['samples']} test samples")
+    if "float_accuracy" in met:
+        print(f"  float accuracy        {100 * met['float_accuracy']:6.2f} %   (PyTorch, whole test split, from training)")
+    print(f"  golden accuracy       {100 * rep['golden_accuracy']:6.2f} %   (integer golden model, these samples)")
+    if a.backend != "golden":
+        print(f"  {a.backend + ' accuracy':21} {100 * rep['accuracy']:6.2f} %")
     print(f"  agreement with golden {100 * rep['agreement_with_golden']:6.2f} %   "
           f"(logits equal: {'yes' if rep['logits_equal_golden'] else 'NO'})")
     print(f"  spikes/sample {rep['spikes_per_sample']:.1f}   synops/sample {rep['synops_per_sample']:.0f}"
-          f"   {rep['samples'] / max(secs, 1e-9):.0f} samples/s")
+          f"   {rep['samples'] / max(secs, 1e-9):.0f} samples/s here")
+    if cycles is not None:
+        print(f"  cycles/inference {rep['cycles_per_inference']:.0f} (event-driven bound "
+              f"{rep['event_bound']:.0f}); {rep['inferences_per_second_at_clock']:.0f} "
+              f"inferences/s at {a.clock_mhz:g} MHz")
     if a.json_out:
         _write_json(a.json_out, rep)
+    return 0 if rep["agreement_with_golden"] == 1.0 or a.backend == "golden" else 1
+
+
+def cmd_deploy(a) -> int:
+    from .model import load_model
+    model = load_model(a.model)
+    dev = _open(a.device)
+    with dev:
+        p = dev.info()
+        print(f"device {a.device}: {p.lanes} lanes, {p.capacity['weights']} weights, "
+              f"{p.capacity['neurons']} neurons ({p.max_neurons} per layer), {p.max_layers} layers, "
+              f"T <= {p.t_max}")
+        t0 = time.perf_counter()
+        bar, upd = _progress("deploy", 1)
+        dev.load(model, dynamic=a.dynamic, progress=upd)
+        bar.close()
+        print(f"loaded {a.model} and verified it by read-back in {time.perf_counter() - t0:.1f} s "
+              f"({dev.stats['requests']} frames, {dev.stats['retries']} retries)")
     return 0
 
 
@@ -273,7 +347,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     cmds = {"train": cmd_train, "eval": cmd_eval, "info": cmd_info, "raster": cmd_raster,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "deploy": cmd_deploy}
     try:
         return cmds[a.cmd](a)
     except CfsnnError as e:

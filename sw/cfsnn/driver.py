@@ -74,8 +74,12 @@ class InferResult:
 class Device:
     """A cfsnn core behind a transport."""
 
-    def __init__(self, transport, *, timeout: float = 1.0, retries: int = 5, owner=None):
+    def __init__(self, transport, *, timeout: float = 1.0, retries: int = 5, owner=None,
+                 block_words: int = PR.MAX_WRITE_WORDS):
         self.transport, self.timeout, self.retries = transport, timeout, retries
+        #: words per WRITE/READ frame; halved (down to 16) whenever a frame needed a retry,
+        #: so that a noisy link moves to shorter frames that get through
+        self.block_words = max(1, min(block_words, PR.MAX_WRITE_WORDS))
         self._owner = owner               # the simulated board's process, if any
         self._seq = 0
         self._parser = PR.FrameParser(PR.REP_SYNC)
@@ -89,12 +93,16 @@ class Device:
     def transact(self, op: PR.Op, payload: bytes = b"", timeout: float | None = None) -> bytes:
         """Send one request and return the payload of its OK reply (retrying as needed)."""
         timeout = self.timeout if timeout is None else timeout
+        op_name = op.name if hasattr(op, "name") else f"opcode 0x{int(op):02x}"
         problem = "no reply"
         for attempt in range(self.retries + 1):
             self._seq = (self._seq + 1) & 0xFF
             seq = self._seq
             if attempt:
                 self.stats["retries"] += 1
+                # bytes left from a damaged reply (a false sync byte announcing a long frame,
+                # say) would hold up the parser: start clean
+                self._parser.buf.clear()
             self.stats["requests"] += 1
             self.transport.write(PR.request(seq, op, payload))
             deadline = time.monotonic() + timeout
@@ -129,20 +137,31 @@ class Device:
                 layer = (st >> MM.STATUS_LAYER_SHIFT) & 0xF
                 cname = MM.ErrorCode(code).name if code in {c.value for c in MM.ErrorCode} else code
                 detail = f": the core refused the configuration ({cname}, layer {layer})"
-            raise DeviceError(f"{op.name} failed with status {name}{detail}")
-        raise DeviceError(f"{op.name}: gave up after {self.retries + 1} tries ({problem}) on "
+            raise DeviceError(f"{op_name} failed with status {name}{detail}")
+        raise DeviceError(f"{op_name}: gave up after {self.retries + 1} tries ({problem}) on "
                           f"{getattr(self.transport, 'name', 'the transport')}")
+
+    def _adapt(self, retries_before: int) -> None:
+        if self.stats["retries"] > retries_before:
+            self.block_words = max(16, self.block_words // 2)
 
     def write_block(self, addr: int, words) -> None:
         words = list(words)
-        for i in range(0, len(words), PR.MAX_WRITE_WORDS):
-            self.transact(PR.Op.WRITE, PR.write_payload(addr + i, words[i:i + PR.MAX_WRITE_WORDS]))
+        i = 0
+        while i < len(words):
+            n = self.block_words
+            before = self.stats["retries"]
+            self.transact(PR.Op.WRITE, PR.write_payload(addr + i, words[i:i + n]))
+            self._adapt(before)
+            i += n
 
     def read_block(self, addr: int, count: int) -> list[int]:
         out = []
-        for i in range(0, count, PR.MAX_READ_WORDS):
-            n = min(PR.MAX_READ_WORDS, count - i)
-            out += PR.unwords(self.transact(PR.Op.READ, PR.read_payload(addr + i, n)))
+        while len(out) < count:
+            n = min(self.block_words, count - len(out))
+            before = self.stats["retries"]
+            out += PR.unwords(self.transact(PR.Op.READ, PR.read_payload(addr + len(out), n)))
+            self._adapt(before)
         return out
 
     # ------------------------------------------------------------------ commands
@@ -269,3 +288,55 @@ def open_device(spec: str, *, timeout: float = 1.0, retries: int = 5, log=None, 
             raise DeviceError(f"bad baud rate in {spec!r}") from None
         return Device(SerialTransport(port, rate), timeout=timeout, retries=retries)
     raise DeviceError(f"unknown device {spec!r} (use 'sim' or 'serial:PORT[@BAUD]')")
+
+
+class FaultyTransport:
+    """Wraps a transport and damages the traffic, for tests. Every rate is per byte: a byte
+    sent may have a bit flipped, be dropped, be duplicated, or have garbage inserted before
+    it; a byte received may have a bit flipped, or stall the reply past the timeout (and so
+    lose it). Seeded."""
+
+    def __init__(self, inner, rng, *, flip=0.0, drop=0.0, dup=0.0, insert=0.0,
+                 reply_flip=0.0, stall=0.0):
+        self.inner, self.rng = inner, rng
+        self.rates = dict(flip=flip, drop=drop, dup=dup, insert=insert)
+        self.reply_flip, self.stall = reply_flip, stall
+        self.injected = {"flip": 0, "drop": 0, "dup": 0, "insert": 0, "reply_flip": 0, "stall": 0}
+        self.name = f"faulty({getattr(inner, 'name', '?')})"
+
+    def write(self, data: bytes) -> None:
+        out = bytearray()
+        r = self.rng
+        for b in data:
+            if r.random() < self.rates["insert"]:
+                out += bytes(r.integers(0, 256, size=int(r.integers(1, 4))).tolist())
+                self.injected["insert"] += 1
+            if r.random() < self.rates["drop"]:
+                self.injected["drop"] += 1
+                continue
+            if r.random() < self.rates["flip"]:
+                b ^= 1 << int(r.integers(8))
+                self.injected["flip"] += 1
+            out.append(b)
+            if r.random() < self.rates["dup"]:
+                out.append(b)
+                self.injected["dup"] += 1
+        self.inner.write(bytes(out))
+
+    def read(self, timeout: float) -> bytes:
+        data = self.inner.read(timeout)
+        if not data:
+            return data
+        r = self.rng
+        if r.random() < 1 - (1 - self.stall) ** len(data):
+            self.injected["stall"] += 1
+            time.sleep(timeout)       # the reply arrives too late, and is then lost
+            return b""
+        d = bytearray(data)
+        for i in np.flatnonzero(r.random(len(d)) < self.reply_flip):
+            d[i] ^= 1 << int(r.integers(8))
+            self.injected["reply_flip"] += 1
+        return bytes(d)
+
+    def close(self) -> None:
+        self.inner.close()

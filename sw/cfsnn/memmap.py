@@ -227,7 +227,7 @@ class BuildParams:
                    t_max=regs[Reg.T_MAX], w_bits=w & 0xFF, v_bits=(w >> 8) & 0xFF,
                    acc_bits=(w >> 16) & 0xFF, in_bits=(w >> 24) & 0xFF)
 
-    def check_fits(self, model, dynamic_input: bool = True) -> list[str]:
+    def check_fits(self, model, dynamic: bool = True) -> list[str]:
         """Reasons why ``model`` cannot run on this build (empty if it fits)."""
         p = []
         if model.T > self.t_max:
@@ -246,7 +246,7 @@ class BuildParams:
                          f"max_neurons={self.max_neurons}")
         if model.n_in > self.input_depth:
             p.append(f"{model.n_in} inputs exceed the build's input_depth={self.input_depth}")
-        elif dynamic_input and model.T * model.n_in > self.input_depth:
+        elif dynamic and model.T * model.n_in > self.input_depth:
             p.append(f"T x inputs = {model.T * model.n_in} per-step input codes exceed the "
                      f"build's input_depth={self.input_depth}")
         nw = sum(ceil_div(l.n_out, self.lanes) for l in model.layers)
@@ -282,10 +282,10 @@ def _u32(v: int) -> int:
     return int(v) & 0xFFFFFFFF
 
 
-def config_writes(model, params: BuildParams, dynamic_input: bool) -> list[tuple[int, int]]:
+def config_writes(model, params: BuildParams, dynamic: bool) -> list[tuple[int, int]]:
     """Register writes that configure ``model`` (T, layers, v_bits, input mode)."""
     w = [(reg_addr(Reg.T), model.T), (reg_addr(Reg.N_LAYERS), len(model.layers)),
-         (reg_addr(Reg.V_BITS), model.v_bits), (reg_addr(Reg.INPUT_MODE), int(dynamic_input))]
+         (reg_addr(Reg.V_BITS), model.v_bits), (reg_addr(Reg.INPUT_MODE), int(dynamic))]
     for i, (l, lp) in enumerate(zip(model.layers, plan(model, params))):
         cf = l.kind == "cf"
         w += [(layer_reg(i, LayerField.KIND), 0 if cf else 1),
@@ -298,15 +298,15 @@ def config_writes(model, params: BuildParams, dynamic_input: bool) -> list[tuple
     return w
 
 
-def model_writes(model, params: BuildParams, dynamic_input: bool = False) -> list[tuple[int, int]]:
+def model_writes(model, params: BuildParams, dynamic: bool = False) -> list[tuple[int, int]]:
     """Every (address, value) write that loads ``model``: configuration, weights, thresholds,
     biases. Padding lanes get zero weights and biases and threshold 1. Raises ValueError if
     the model does not fit."""
-    problems = params.check_fits(model, dynamic_input)
+    problems = params.check_fits(model, dynamic)
     if problems:
         raise ValueError("; ".join(problems))
     P = params.lanes
-    writes = config_writes(model, params, dynamic_input)
+    writes = config_writes(model, params, dynamic)
     for l, lp in zip(model.layers, plan(model, params)):
         W = np.zeros((lp.groups * P, l.n_in), np.int64)
         W[:l.n_out] = l.weight
@@ -321,9 +321,8 @@ def model_writes(model, params: BuildParams, dynamic_input: bool = False) -> lis
         th = np.ones(lp.groups * P, np.int64)
         if l.kind == "cf":
             th[:l.n_out] = l.theta
-        for k in range(lp.groups * P):
-            writes.append((mem_addr(Region.BIAS, n0 + k), _u32(b[k])))
-            writes.append((mem_addr(Region.THETA, n0 + k), _u32(th[k])))
+        writes += [(mem_addr(Region.BIAS, n0 + k), _u32(b[k])) for k in range(lp.groups * P)]
+        writes += [(mem_addr(Region.THETA, n0 + k), _u32(th[k])) for k in range(lp.groups * P)]
     return writes
 
 

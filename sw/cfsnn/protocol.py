@@ -78,8 +78,9 @@ def encode(sync: int, seq: int, code: int, payload: bytes = b"") -> bytes:
     return bytes([sync]) + body + struct.pack("<H", crc16(body))
 
 
-def request(seq: int, op: Op, payload: bytes = b"") -> bytes:
-    return encode(REQ_SYNC, seq, op.value, payload)
+def request(seq: int, op, payload: bytes = b"") -> bytes:
+    """A request frame; ``op`` is an Op (or a raw opcode number, for tests)."""
+    return encode(REQ_SYNC, seq, int(getattr(op, "value", op)), payload)
 
 
 def reply(seq: int, status: Status, payload: bytes = b"") -> bytes:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -93,7 +92,7 @@ def start(params: MM.BuildParams = DEFAULT_PARAMS,
     (or ``process.terminate()``) stops it."""
     exe = build(params, clocks_per_bit, log)
     proc = subprocess.Popen([str(exe), str(clocks_per_bit)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=sys.stderr)
+                            stdout=subprocess.PIPE, stderr=None)
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("/dev/"):
         proc.kill()
