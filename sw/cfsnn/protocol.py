@@ -140,12 +140,40 @@ class FrameParser:
                 continue
             total = HEADER_BYTES + n + CRC_BYTES
             if len(self.buf) < total:
-                return out
-            body = bytes(self.buf[1:HEADER_BYTES + n])
-            crc = self.buf[total - 2] | self.buf[total - 1] << 8
-            if crc16(body) != crc:
+                # Still incomplete; but if it is a false sync byte, a complete frame that
+                # starts later must not wait for its announced length: look ahead.
+                j = self._valid_frame_after(1)
+                if j is None:
+                    return out
+                self.dropped += j
+                del self.buf[:j]
+                continue
+            frame = self._parse_at(0)
+            if frame is None:
                 self.crc_errors += 1
                 del self.buf[:1]
                 continue
-            out.append((body[0], body[1], bytes(body[4:])))
+            out.append(frame)
             del self.buf[:total]
+
+    def _parse_at(self, i: int):
+        """The frame at buf[i] as (seq, code, payload) if complete with a good CRC."""
+        b = self.buf
+        if len(b) < i + HEADER_BYTES or b[i] != self.sync:
+            return None
+        n = b[i + 3] | b[i + 4] << 8
+        end = i + HEADER_BYTES + n + CRC_BYTES
+        if n > MAX_PAYLOAD or len(b) < end:
+            return None
+        body = bytes(b[i + 1:i + HEADER_BYTES + n])
+        if crc16(body) != (b[end - 2] | b[end - 1] << 8):
+            return None
+        return body[0], body[1], body[4:]
+
+    def _valid_frame_after(self, start: int):
+        i = self.buf.find(bytes([self.sync]), start)
+        while i >= 0:
+            if self._parse_at(i) is not None:
+                return i
+            i = self.buf.find(bytes([self.sync]), i + 1)
+        return None
