@@ -69,6 +69,30 @@ def test_model_that_does_not_fit_is_refused_before_writing(dev, seeded_rng):
     dev.load(deep)                                   # the limit itself fits
 
 
+def _chain(sizes, v_bits=16, w_bits=8, T=2):
+    layers = [Layer("cf", np.ones((o, i), np.int64), np.zeros(o, np.int64), np.ones(o, np.int64), K=1)
+              for i, o in zip(sizes[:-2], sizes[1:-1])]
+    layers.append(Layer("readout", np.ones((sizes[-1], sizes[-2]), np.int64),
+                        np.zeros(sizes[-1], np.int64)))
+    return Model(T=T, in_bits=4, v_bits=v_bits, w_bits=w_bits, acc_bits=24, layers=layers).validate()
+
+
+@pytest.mark.parametrize("make,dynamic,limit", [
+    (lambda p: _chain([4] + [3] * p.max_layers + [2]), False, "max_layers"),
+    (lambda p: _chain([784, 200, 10]), False, "weight_words"),
+    (lambda p: _chain([4, 3, 2], v_bits=p.v_bits + 1), False, "v_bits"),
+    (lambda p: _chain([4, 3, 2], w_bits=p.w_bits + 1), False, "w_bits"),
+    (lambda p: _chain([p.input_depth // 8, 3, 2], T=16), True, "input_depth"),
+    (lambda p: _chain([p.input_depth + 1, 3, 2]), False, "input_depth"),
+])
+def test_every_limit_is_named_and_nothing_is_written(dev, make, dynamic, limit):
+    model = make(dev.params)
+    before = dev.stats["requests"]
+    with pytest.raises(DeviceError, match=f"does not fit this build: .*{limit}"):
+        dev.load(model, dynamic=dynamic)
+    assert dev.stats["requests"] == before
+
+
 def small_model(T=2):
     return Model(T=T, in_bits=4, layers=[
         Layer("cf", np.array([[3, -1], [2, 2], [1, -3]]), np.array([0, 1, -1]), np.array([4, 3, 2]),
