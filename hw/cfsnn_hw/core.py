@@ -121,6 +121,9 @@ class CFCore(wiring.Component):
         cfg_leak = per_layer(LF.LEAK, "leak")
         cfg_wbase = per_layer(LF.WEIGHT_BASE, "wbase")
         cfg_nbase = per_layer(LF.NEURON_BASE, "nbase")
+        layer_cfg = [(LF.KIND, cfg_kind), (LF.N_IN, cfg_n_in), (LF.N_OUT, cfg_n_out),
+                     (LF.K, cfg_k), (LF.FLAGS, cfg_flags), (LF.LEAK, cfg_leak),
+                     (LF.WEIGHT_BASE, cfg_wbase), (LF.NEURON_BASE, cfg_nbase)]
 
         busy, done, error, awb, bad_addr = Signal(), Signal(), Signal(), Signal(), Signal()
         err_code = Signal(8)
@@ -184,11 +187,7 @@ class CFCore(wiring.Component):
                     m.d.sync += dynamic.eq(bus.w_data[0])
             for i in range(LMAX):
                 base = MM.Reg.LAYER + i * MM.LAYER_STRIDE
-                for fld, arr in ((MM.LayerField.KIND, cfg_kind), (MM.LayerField.N_IN, cfg_n_in),
-                                 (MM.LayerField.N_OUT, cfg_n_out), (MM.LayerField.K, cfg_k),
-                                 (MM.LayerField.FLAGS, cfg_flags), (MM.LayerField.LEAK, cfg_leak),
-                                 (MM.LayerField.WEIGHT_BASE, cfg_wbase),
-                                 (MM.LayerField.NEURON_BASE, cfg_nbase)):
+                for fld, arr in layer_cfg:
                     with m.If(reg_off == base + fld):
                         m.d.sync += arr[i].eq(bus.w_data)
 
@@ -216,11 +215,7 @@ class CFCore(wiring.Component):
                 with m.Case(MM.Reg.SPIKES + i):
                     m.d.comb += regval.eq(spike_count[i])
                 base = MM.Reg.LAYER + i * MM.LAYER_STRIDE
-                for fld, arr in ((MM.LayerField.KIND, cfg_kind), (MM.LayerField.N_IN, cfg_n_in),
-                                 (MM.LayerField.N_OUT, cfg_n_out), (MM.LayerField.K, cfg_k),
-                                 (MM.LayerField.FLAGS, cfg_flags), (MM.LayerField.LEAK, cfg_leak),
-                                 (MM.LayerField.WEIGHT_BASE, cfg_wbase),
-                                 (MM.LayerField.NEURON_BASE, cfg_nbase)):
+                for fld, arr in layer_cfg:
                     with m.Case(base + fld):
                         m.d.comb += regval.eq(arr[i])
         m.d.sync += r_regval.eq(Mux(region == MM.Region.REG, regval, 0))
