@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     std::vector<unsigned char> outq;
     int rx_bits = 0, rx_timer = 0; unsigned rx_shift = 0;     // host -> device
     int tx_state = 0, tx_timer = 0, tx_bit = 0; unsigned tx_byte = 0;  // device -> host
-    long idle = 0;
+    long idle = 0, tx_quiet = 0;
     unsigned char buf[4096];
     for (;;) {
         // host -> device: one byte at a time, bit by bit
@@ -75,7 +75,9 @@ int main(int argc, char** argv) {
                 tx_state = 0;
             }
         }
-        if (!outq.empty() && (tx_state == 0 || outq.size() > 256)) {
+        tx_quiet = tx_state ? 0 : tx_quiet + 1;
+        // hand the host whole replies: flush after two byte times of silence on the line
+        if (!outq.empty() && (tx_quiet > 20 * D || outq.size() > 1024)) {
             ssize_t n = write(master, outq.data(), outq.size());
             if (n > 0) outq.erase(outq.begin(), outq.begin() + n);
         }
