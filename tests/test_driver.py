@@ -162,3 +162,17 @@ def test_open_device_errors():
         open_device("usb")
     with pytest.raises(DeviceError, match="cannot open serial port"):
         open_device("serial:/dev/does-not-exist")
+
+
+def test_failed_load_leaves_no_usable_model(dev):
+    dev.load(small_model())
+    clean = dev.transport
+    dev.transport = FaultyTransport(clean, np.random.default_rng(2), drop=1.0)
+    retries, dev.retries = dev.retries, 1
+    try:
+        with pytest.raises(DeviceError, match="gave up"):
+            dev.load(small_model(T=3))
+    finally:
+        dev.transport, dev.retries = clean, retries
+    with pytest.raises(DeviceError, match="no model loaded"):
+        dev.infer(np.array([[1, 2]]))

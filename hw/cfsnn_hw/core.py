@@ -301,6 +301,8 @@ class CFCore(wiring.Component):
         best = Signal(signed(V))
         best_j = Signal(16)
         clearing = Signal()
+        cl_valid = Signal()           # CLEAR's accumulator write, one cycle after its bias read
+        cl_addr = Signal(range(max(2, NW)))
         used_words = Signal(32)       # neuron words the configured model occupies
 
         with m.If(busy):
@@ -353,7 +355,6 @@ class CFCore(wiring.Component):
             m.submodules[f"lane{j}"] = ln
             lanes.append(ln)
             m.d.comb += [ln.acc.eq(lane(a_r.data, j, A).as_signed()),
-                         ln.bias.eq(lane(b_r.data, j, A).as_signed()),
                          ln.u.eq(lane(u_r.data, j, V).as_signed()),
                          ln.theta.eq(lane(th_r.data, j, V)),
                          ln.k.eq(cur_k), ln.leak.eq(cur_leak), ln.bipolar.eq(cur_bip),
@@ -367,22 +368,24 @@ class CFCore(wiring.Component):
             m.d.comb += [
                 w_r.addr.eq(mac_row + mac_g),
                 a_r.addr.eq(Mux(f_issue, cur_nbase + f_g, cur_nbase + mac_g)),
-                b_r.addr.eq(cur_nbase + f_g), th_r.addr.eq(cur_nbase + f_g),
+                b_r.addr.eq(Mux(clearing, clr, cur_nbase + f_g)), th_r.addr.eq(cur_nbase + f_g),
                 u_r.addr.eq(Mux(am_issue, cur_nbase + (am_j >> LOGP), cur_nbase + f_g)),
             ]
         with m.Else():
             m.d.comb += [w_r.addr.eq(h_word), a_r.addr.eq(h_word), b_r.addr.eq(h_word),
                          th_r.addr.eq(h_word), u_r.addr.eq(h_word)]
 
-        # accumulator writes: fire (clear) > synapse engine > sample clear
+        # accumulator writes: fire (reload the bias) > synapse engine > sample clear (load
+        # the bias). An accumulator therefore holds b + (the events added so far): every
+        # partial sum is a value of a = W s + b for some input, inside the proven range.
         sums = Cat(*[(lane(a_r.data, j, A).as_signed()
                       + lane(w_r.data, j, WB).as_signed() * s2_val)[:A] for j in range(P)])
         with m.If(sf_valid):
-            m.d.comb += [a_w.addr.eq(sf_addr), a_w.data.eq(0), a_w.en.eq(-1)]
+            m.d.comb += [a_w.addr.eq(sf_addr), a_w.data.eq(b_r.data), a_w.en.eq(-1)]
         with m.Elif(s2_valid):
             m.d.comb += [a_w.addr.eq(s2_addr), a_w.data.eq(sums), a_w.en.eq(-1)]
-        with m.Elif(clearing):
-            m.d.comb += [a_w.addr.eq(clr), a_w.data.eq(0), a_w.en.eq(-1)]
+        with m.Elif(cl_valid):
+            m.d.comb += [a_w.addr.eq(cl_addr), a_w.data.eq(b_r.data), a_w.en.eq(-1)]
         # membrane writes: fire > sample clear > host
         u_next = Cat(*[Mux(lane_ok[j], lanes[j].u_next, 0) for j in range(P)])
         with m.If(sf_valid):
@@ -401,7 +404,8 @@ class CFCore(wiring.Component):
         m.d.comb += fired.eq(sum((lanes[j].spike != 0) & lane_ok[j] for j in range(P)))
         with m.If(sf_valid & ~cur_kind):
             m.d.sync += spike_count[li].eq(spike_count[li] + fired)
-        m.d.sync += [sf_valid.eq(f_issue), sf_g.eq(f_g), sf_addr.eq(cur_nbase + f_g)]
+        m.d.sync += [sf_valid.eq(f_issue), sf_g.eq(f_g), sf_addr.eq(cur_nbase + f_g),
+                     cl_valid.eq(clearing), cl_addr.eq(clr)]
 
         # argmax pipeline
         am_val = Array(lane(u_r.data, j, V).as_signed() for j in range(P))[

@@ -17,8 +17,7 @@ class CFLane(wiring.Component):
 
     Attributes
     ----------
-    acc : In(signed(acc_bits)), the synaptic sum W s of this step
-    bias : In(signed(acc_bits))
+    acc : In(signed(acc_bits)), the synaptic sum of this step with its bias, a = W s + b
     u : In(signed(v_bits)), the membrane after the previous step
     theta : In(unsigned(v_bits)), threshold >= 1 (CF layers)
     k : In(3), K
@@ -38,7 +37,7 @@ class CFLane(wiring.Component):
                              f"not {v_bits}")
         self.v_bits, self.acc_bits = v_bits, acc_bits
         super().__init__({
-            "acc": In(signed(acc_bits)), "bias": In(signed(acc_bits)),
+            "acc": In(signed(acc_bits)),
             "u": In(signed(v_bits)), "theta": In(unsigned(v_bits)),
             "k": In(3), "leak": In(4), "bipolar": In(1), "reset_zero": In(1), "readout": In(1),
             "vmin": In(signed(v_bits)), "vmax": In(signed(v_bits)),
@@ -49,12 +48,12 @@ class CFLane(wiring.Component):
         m = Module()
         V = self.v_bits
         # charge: a = W s + b (exact), L = U - (U >> k), H = sat(L + a)
-        a = Signal(signed(self.acc_bits + 1))
+        a = Signal(signed(self.acc_bits))
         leaked = Signal(signed(V + 1))
         total = Signal(signed(max(V, self.acc_bits) + 2))
         h = Signal(signed(V))
         m.d.comb += [
-            a.eq(self.acc + self.bias),
+            a.eq(self.acc),
             leaked.eq(Mux(self.leak == 0, self.u, self.u - (self.u >> self.leak))),
             total.eq(leaked + a),
             h.eq(Mux(total > self.vmax, self.vmax, Mux(total < self.vmin, self.vmin, total))),

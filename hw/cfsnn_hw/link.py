@@ -126,7 +126,7 @@ class LinkBridge(wiring.Component):
 
         rx_states = ("SEQ", "OP", "LEN0", "LEN1", "PAY", "CRC0", "CRC1")
         STATUS_ADDR = MM.reg_addr(MM.Reg.STATUS)
-        max_logits = WORDS - 6 - p.max_layers
+        max_logits = PR.max_run_logits(p.max_layers)
 
         with m.FSM(name="link") as fsm:
             # ---------------------------------------------------------------- receive
@@ -190,7 +190,10 @@ class LinkBridge(wiring.Component):
                 m.d.comb += rx_r.addr.eq(0)
                 with m.Switch(op):
                     with m.Case(PR.Op.INFO):
-                        m.next = "INFO"
+                        with m.If(length != 0):
+                            reply(m, PR.Status.BAD_LENGTH)
+                        with m.Else():
+                            m.next = "INFO"
                     with m.Case(PR.Op.WRITE):
                         with m.If((length < 8) | (length[:2] != 0)):
                             reply(m, PR.Status.BAD_LENGTH)
@@ -209,11 +212,17 @@ class LinkBridge(wiring.Component):
                             m.d.comb += bus_read(STATUS_ADDR)
                             m.next = "RUN_BUSY"
                     with m.Case(PR.Op.RESET):
-                        m.d.comb += bus_write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.CLEAR)
-                        m.d.sync += [s.eq(0) for s in stats]
-                        reply(m, PR.Status.OK)
+                        with m.If(length != 0):
+                            reply(m, PR.Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.comb += bus_write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.CLEAR)
+                            m.d.sync += [s.eq(0) for s in stats]
+                            reply(m, PR.Status.OK)
                     with m.Case(PR.Op.STATS):
-                        m.next = "STATS"
+                        with m.If(length != 0):
+                            reply(m, PR.Status.BAD_LENGTH)
+                        with m.Else():
+                            m.next = "STATS"
                     with m.Default():
                         reply(m, PR.Status.BAD_OPCODE)
             # INFO: the core's build registers, then the link's own words

@@ -16,6 +16,7 @@ to a real one.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -75,13 +76,16 @@ class Device:
     """A cfsnn core behind a transport."""
 
     def __init__(self, transport, *, timeout: float = 1.0, retries: int = 5, owner=None,
-                 block_words: int = PR.MAX_WRITE_WORDS):
+                 block_words: int = PR.MAX_WRITE_WORDS, run_timeout: float = 10.0):
         self.transport, self.timeout, self.retries = transport, timeout, retries
+        #: a RUN also waits for the inference: a slow clock or a big model needs longer
+        self.run_timeout = max(run_timeout, timeout)
         #: words per WRITE/READ frame; halved (down to 16) whenever a frame needed a retry,
         #: so that a noisy link moves to shorter frames that get through
         self.block_words = max(1, min(block_words, PR.MAX_WRITE_WORDS))
         self._owner = owner               # the simulated board's process, if any
-        self._seq = 0
+        self._seq = int.from_bytes(os.urandom(1), "little")   # not 1: stale replies of an
+        # earlier session on the same port must not match
         self._parser = PR.FrameParser(PR.REP_SYNC)
         self._params = None
         self.link_info = None
@@ -143,7 +147,7 @@ class Device:
 
     def _adapt(self, retries_before: int) -> None:
         if self.stats["retries"] > retries_before:
-            self.block_words = max(16, self.block_words // 2)
+            self.block_words = max(min(16, self.block_words), self.block_words // 2)
 
     def write_block(self, addr: int, words) -> None:
         words = list(words)
@@ -194,6 +198,7 @@ class Device:
         problems = params.check_fits(model, dynamic)
         if problems:
             raise DeviceError("the model does not fit this build: " + "; ".join(problems))
+        self.model = None      # until the new model is written and verified, none is usable
         writes = MM.model_writes(model, params, dynamic)
         blocks = _blocks(writes)
         total = sum(len(ws) for _, ws in blocks)
@@ -226,13 +231,21 @@ class Device:
         if (x.shape[1] != 1) and not self.dynamic:
             raise DeviceError("per-step inputs need a model loaded with dynamic=True")
         rows = []
+        n = model.n_classes
+        n_cf = len(model.cf_layers)
         for b in range(len(x)):
             sample = x[b, 0] if not self.dynamic else np.broadcast_to(x[b], (model.T, model.n_in))
-            body = PR.unwords(self.transact(PR.Op.RUN, bytes(np.asarray(sample, np.uint8).reshape(-1))))
+            codes = bytes(np.asarray(sample, np.uint8).reshape(-1))
+            if len(codes) > PR.MAX_PAYLOAD:     # too long for one frame: write, then RUN
+                self.write_block(MM.mem_addr(MM.Region.INPUT, 0), list(codes))
+                codes = b""
+            body = PR.unwords(self.transact(PR.Op.RUN, codes, timeout=self.run_timeout))
+            if len(body) != 6 + n + n_cf or body[4] != n or body[5 + n] != n_cf:
+                raise DeviceError(f"RUN reply of {len(body)} words does not match the loaded "
+                                  f"model ({n} logits, {n_cf} CF layers)")
             rows.append(body)
             if progress:
                 progress(b + 1, len(x), "infer")
-        n = model.n_classes
         logits = np.array([[MM.to_signed(v, 32) for v in r[5:5 + n]] for r in rows], np.int64)
         return InferResult(logits=logits, predictions=np.array([r[0] for r in rows]),
                            cycles=np.array([r[1] for r in rows]), events=np.array([r[2] for r in rows]),

@@ -139,6 +139,8 @@ def layer_reg(layer: int, field: LayerField) -> int:
 
 
 def mem_addr(region: Region, offset: int) -> int:
+    if not 0 <= int(offset) <= OFFSET_MASK:
+        raise ValueError(f"offset {offset} is outside a region (0..{OFFSET_MASK})")
     return (int(region) << REGION_SHIFT) | int(offset)
 
 
@@ -187,6 +189,11 @@ class BuildParams:
         need(F.V_BITS_RANGE[0] <= self.v_bits <= 24, f"v_bits must be in [4, 24], not {self.v_bits}")
         need(self.v_bits <= self.acc_bits <= 32, f"acc_bits must be in [v_bits, 32], not {self.acc_bits}")
         need(1 <= self.in_bits <= 8, f"in_bits must be in [1, 8], not {self.in_bits}")
+        for name, words in (("weight_words x lanes", self.weight_words * self.lanes),
+                            ("t_max x neuron_words x lanes", self.t_max * self.neuron_words * self.lanes),
+                            ("input_depth", self.input_depth)):
+            need(words <= 1 << REGION_SHIFT, f"{name} = {words} exceeds a region's "
+                                             f"{1 << REGION_SHIFT} addresses")
 
     @property
     def k_max(self) -> int:
@@ -244,6 +251,10 @@ class BuildParams:
             if l.n_out > self.max_neurons:
                 p.append(f"layer {i} has {l.n_out} neurons, more than the build's "
                          f"max_neurons={self.max_neurons}")
+        from .protocol import max_run_logits
+        if model.n_classes > max_run_logits(self.max_layers):
+            p.append(f"{model.n_classes} classes exceed the {max_run_logits(self.max_layers)} logits "
+                     f"a RUN reply carries on this build")
         if model.n_in > self.input_depth:
             p.append(f"{model.n_in} inputs exceed the build's input_depth={self.input_depth}")
         elif dynamic and model.T * model.n_in > self.input_depth:
@@ -375,10 +386,12 @@ def decode_writes(writes, params: BuildParams):
     P = params.lanes
 
     def reg(r, default=0):
-        return img.get(reg_addr(r), default)
+        a = reg_addr(r)
+        return stored_value(a, img.get(a, default), params)
 
     def lreg(l, f):
-        return img.get(layer_reg(l, f), 0)
+        a = layer_reg(l, f)
+        return stored_value(a, img.get(a, 0), params)
 
     T, L = reg(Reg.T), reg(Reg.N_LAYERS)
     dynamic = bool(reg(Reg.INPUT_MODE) & 1)

@@ -33,6 +33,12 @@ MAX_WRITE_WORDS = (MAX_PAYLOAD - 4) // 4
 MAX_READ_WORDS = MAX_PAYLOAD // 4
 
 
+def max_run_logits(max_layers: int) -> int:
+    """Logits a RUN reply holds: it also carries 4 counters, the logit count, the CF layer
+    count and one spike count per CF layer (at most max_layers - 1)."""
+    return MAX_READ_WORDS - 6 - (max_layers - 1)
+
+
 class Op(enum.Enum, shape=8):
     """Request opcodes."""
     INFO = 0x01       # -> build information (see INFO_WORDS)

@@ -124,3 +124,12 @@ def test_build_information_registers():
     out = run_config(SMALL, config_of(tiny_model()))
     assert MM.BuildParams.from_info(out["info"]) == SMALL
     assert out["status"] & MM.Status.DONE
+
+
+def test_accumulator_holds_the_bias_so_partial_sums_stay_in_range():
+    """a = W s + b fits acc_bits although W s alone does not: the accumulator starts at b."""
+    m = Model(T=1, in_bits=8, v_bits=12, w_bits=8, acc_bits=12, layers=[
+        Layer("readout", np.array([[12], [1]]), np.array([-1500, 0]), None)]).validate()
+    p = MM.BuildParams(lanes=2, max_layers=2, max_neurons=4, neuron_words=4, weight_words=16,
+                       input_depth=8, t_max=2, v_bits=12, acc_bits=12)
+    check_equal(m, np.array([[255], [0], [100]]), p)

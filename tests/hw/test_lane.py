@@ -21,7 +21,10 @@ def lane_run(vectors, v_bits=16, acc_bits=24):
     async def tb(ctx):
         for v in vectors:
             for k, x in v.items():
-                ctx.set(getattr(dut, k), x)
+                if k == "acc":
+                    x = v["acc"] + v["bias"]         # the lane takes a = W s + b
+                if k != "bias":
+                    ctx.set(getattr(dut, k), x)
             out.append((ctx.get(dut.u_next), ctx.get(dut.spike)))
     sim.add_testbench(tb)
     sim.run()

@@ -124,6 +124,9 @@ def test_truncated_frame_times_out():
 
 @pytest.mark.parametrize("frame,status", [
     (PR.request(9, 0x7E), "BAD_OPCODE"),
+    (PR.request(9, PR.Op.INFO, b"\x00"), "BAD_LENGTH"),
+    (PR.request(9, PR.Op.STATS, b"\x00"), "BAD_LENGTH"),
+    (PR.request(9, PR.Op.RESET, b"\x00"), "BAD_LENGTH"),
     (PR.request(9, PR.Op.WRITE, b"\x00\x00\x10\x00\x01"), "BAD_LENGTH"),
     (PR.request(9, PR.Op.READ, b"\x00"), "BAD_LENGTH"),
     (PR.request(9, PR.Op.READ, PR.read_payload(MM.mem_addr(MM.Region.BIAS, 16 * 4), 1)), "BAD_ADDRESS"),
