@@ -424,6 +424,12 @@ class CFCore(wiring.Component):
         c_g = (cfg_n_out[ci] + (P - 1)) >> LOGP
         c_last = ci + 1 == n_layers
         c_err = Signal(8)
+        c_wend = Signal(48)
+        m.d.comb += c_wend.eq(cfg_wbase[ci] + cfg_n_in[ci] * c_g)
+        # layers must occupy the memories in order, without overlapping: the first free
+        # neuron and weight words after the layers checked so far
+        chk_nfree = Signal(32)
+        chk_wfree = Signal(48)
         with m.If((cfg_kind[ci] != c_last)):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_KIND)
         with m.Elif((cfg_n_out[ci] == 0) | (cfg_n_out[ci] > p.max_neurons)):
@@ -440,8 +446,10 @@ class CFCore(wiring.Component):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_LEAK)
         with m.Elif(cfg_nbase[ci] + c_g > NW):
             m.d.comb += c_err.eq(MM.ErrorCode.NEURON_OVERFLOW)
-        with m.Elif(cfg_wbase[ci] + cfg_n_in[ci] * c_g > WW):
+        with m.Elif(c_wend > WW):
             m.d.comb += c_err.eq(MM.ErrorCode.WEIGHT_OVERFLOW)
+        with m.Elif((cfg_nbase[ci] < chk_nfree) | (cfg_wbase[ci] < chk_wfree)):
+            m.d.comb += c_err.eq(MM.ErrorCode.LAYOUT)
 
         def load_layer(idx):
             g = (cfg_n_out[idx] + (P - 1)) >> LOGP
@@ -458,7 +466,7 @@ class CFCore(wiring.Component):
                 with m.If(start):
                     m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), err_code.eq(0),
                                  err_layer.eq(0), ci.eq(0), cycles.eq(0), events.eq(0),
-                                 synops.eq(0),
+                                 synops.eq(0), chk_nfree.eq(0), chk_wfree.eq(0),
                                  used_words.eq(0)]
                     m.d.sync += [spike_count[i].eq(0) for i in range(LMAX)]
                     with m.If((T == 0) | (T > p.t_max)):
@@ -476,8 +484,8 @@ class CFCore(wiring.Component):
                     m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(ci)]
                     m.next = "IDLE"
                 with m.Else():
-                    with m.If(cfg_nbase[ci] + c_g > used_words):
-                        m.d.sync += used_words.eq(cfg_nbase[ci] + c_g)
+                    m.d.sync += [used_words.eq(cfg_nbase[ci] + c_g),
+                                 chk_nfree.eq(cfg_nbase[ci] + c_g), chk_wfree.eq(c_wend)]
                     with m.If(c_last):
                         m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
                         m.next = "CLEAR"

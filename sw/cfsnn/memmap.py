@@ -128,6 +128,7 @@ class ErrorCode(enum.IntEnum):
     INPUT_OVERFLOW = 9
     BAD_V_BITS = 10
     BAD_LEAK = 11
+    LAYOUT = 12              # layers' memory ranges overlap or are out of layer order
 
 
 def reg_addr(reg: int) -> int:

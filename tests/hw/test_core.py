@@ -110,6 +110,8 @@ def config_of(model, override=None):
     ({(1, MM.LayerField.NEURON_BASE): 32}, MM.ErrorCode.NEURON_OVERFLOW, 1),
     ({(0, MM.LayerField.WEIGHT_BASE): 511}, MM.ErrorCode.WEIGHT_OVERFLOW, 0),
     ({(None, MM.Reg.V_BITS): 3}, MM.ErrorCode.BAD_V_BITS, 0),
+    ({(1, MM.LayerField.NEURON_BASE): 0}, MM.ErrorCode.LAYOUT, 1),
+    ({(1, MM.LayerField.WEIGHT_BASE): 1}, MM.ErrorCode.LAYOUT, 1),
 ])
 def test_bad_configuration_is_refused(override, code, layer):
     out = run_config(SMALL, config_of(tiny_model(), override))
