@@ -290,9 +290,13 @@ class CFCore(wiring.Component):
         # fire
         f_g = Signal(16)
         f_issue = Signal()
-        sf_valid = Signal()
+        sf_valid = Signal()           # the fire reads are back: lane inputs, bias reload
         sf_g = Signal(16)
         sf_addr = Signal(32)
+        # the lanes' results, CFLane.LATENCY cycles later: membrane and spike writes
+        fo_valid = Signal()
+        fo_g = Signal(16)
+        fo_addr = Signal(32)
         # argmax
         am_j = Signal(16)
         am_issue = Signal()
@@ -301,6 +305,7 @@ class CFCore(wiring.Component):
         best = Signal(signed(V))
         best_j = Signal(16)
         clearing = Signal()
+        drain = Signal(range(CFLane.LATENCY + 2))
         cl_valid = Signal()           # CLEAR's accumulator write, one cycle after its bias read
         cl_addr = Signal(range(max(2, NW)))
         used_words = Signal(32)       # neuron words the configured model occupies
@@ -361,7 +366,7 @@ class CFCore(wiring.Component):
                          ln.reset_zero.eq(cur_rz), ln.readout.eq(cur_kind),
                          ln.vmin.eq(vmin), ln.vmax.eq(vmax)]
         lane_ok = Signal(P)
-        m.d.comb += lane_ok.eq(Cat(*[(sf_g * P + j) < cur_n_out for j in range(P)]))
+        m.d.comb += lane_ok.eq(Cat(*[(fo_g * P + j) < cur_n_out for j in range(P)]))
 
         # memory read addresses while running
         with m.If(busy):
@@ -388,8 +393,8 @@ class CFCore(wiring.Component):
             m.d.comb += [a_w.addr.eq(cl_addr), a_w.data.eq(b_r.data), a_w.en.eq(-1)]
         # membrane writes: fire > sample clear > host
         u_next = Cat(*[Mux(lane_ok[j], lanes[j].u_next, 0) for j in range(P)])
-        with m.If(sf_valid):
-            m.d.comb += [u_w.addr.eq(sf_addr), u_w.data.eq(u_next), u_w.en.eq(-1)]
+        with m.If(fo_valid):
+            m.d.comb += [u_w.addr.eq(fo_addr), u_w.data.eq(u_next), u_w.en.eq(-1)]
         with m.Elif(clearing):
             m.d.comb += [u_w.addr.eq(clr), u_w.data.eq(0), u_w.en.eq(-1)]
         with m.Else():
@@ -398,12 +403,19 @@ class CFCore(wiring.Component):
                                        onehot, 0))]
         # spike writes (CF layers)
         spikes = Cat(*[Mux(lane_ok[j], lanes[j].spike, 0) for j in range(P)])
-        m.d.comb += [s_w.addr.eq(t_sbase + sf_addr), s_w.data.eq(spikes),
-                     s_w.en.eq(Mux(sf_valid & ~cur_kind, -1, 0))]
+        m.d.comb += [s_w.addr.eq(t_sbase + fo_addr), s_w.data.eq(spikes),
+                     s_w.en.eq(Mux(fo_valid & ~cur_kind, -1, 0))]
         fired = Signal(range(P + 1))
         m.d.comb += fired.eq(sum((lanes[j].spike != 0) & lane_ok[j] for j in range(P)))
-        with m.If(sf_valid & ~cur_kind):
+        with m.If(fo_valid & ~cur_kind):
             m.d.sync += spike_count[li].eq(spike_count[li] + fired)
+        # delay line from the lane inputs to the lane outputs
+        dv, dg, da = sf_valid, sf_g, sf_addr
+        for i in range(CFLane.LATENCY):
+            nv, ng, na = Signal(name=f"fv{i}"), Signal(16, name=f"fg{i}"), Signal(32, name=f"fa{i}")
+            m.d.sync += [nv.eq(dv), ng.eq(dg), na.eq(da)]
+            dv, dg, da = nv, ng, na
+        m.d.comb += [fo_valid.eq(dv), fo_g.eq(dg), fo_addr.eq(da)]
         m.d.sync += [sf_valid.eq(f_issue), sf_g.eq(f_g), sf_addr.eq(cur_nbase + f_g),
                      cl_valid.eq(clearing), cl_addr.eq(clr)]
 
@@ -507,9 +519,15 @@ class CFCore(wiring.Component):
                 m.d.comb += f_issue.eq(1)
                 m.d.sync += f_g.eq(f_g + 1)
                 with m.If(f_g + 1 == cur_g):
+                    m.d.sync += drain.eq(CFLane.LATENCY)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # wait for the lanes' last results: the next layer reads these spikes
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 1):
                     m.next = "NEXT"
             with m.State("NEXT"):
-                # the last fire write lands in this cycle
+                # the last membrane and spike writes land in this cycle
                 with m.If(li + 1 < n_layers):
                     m.d.sync += li.eq(li + 1)
                     m.d.sync += load_layer(li + 1)
@@ -536,7 +554,7 @@ class CFCore(wiring.Component):
 
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the next layer's setup.
-STEP_OVERHEAD = 5
+STEP_OVERHEAD = 5 + CFLane.LATENCY
 #: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
 SAMPLE_OVERHEAD = 4
 

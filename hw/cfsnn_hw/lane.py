@@ -1,6 +1,6 @@
-"""One CF neuron lane: leak, exact add, saturation, circulate-firing, reset (combinational)."""
+"""One CF neuron lane: leak, exact add, saturation, circulate-firing, reset (pipelined)."""
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,7 +8,8 @@ from cfsnn import formats as F
 
 
 class CFLane(wiring.Component):
-    """The neuron update of SPEC section 4 for one neuron, in one combinational step.
+    """The neuron update of SPEC section 4 for one neuron, in a pipeline of LATENCY cycles
+    (one result per cycle).
 
     Parameters
     ----------
@@ -44,52 +45,63 @@ class CFLane(wiring.Component):
             "u_next": Out(signed(v_bits)), "spike": Out(signed(F.SPIKE_BITS)),
         })
 
+    #: Cycles from the inputs to the outputs: H is registered after the charge, the
+    #: comparator ladder's result after the fire; the reset is combinational on top.
+    LATENCY = 2
+
     def elaborate(self, platform):
         m = Module()
         V = self.v_bits
-        # charge: a = W s + b (exact), L = U - (U >> k), H = sat(L + a)
-        a = Signal(signed(self.acc_bits))
+        # stage 1, charge: L = U - (U >> k), H = sat(L + a), a = W s + b (exact)
         leaked = Signal(signed(V + 1))
         total = Signal(signed(max(V, self.acc_bits) + 2))
-        h = Signal(signed(V))
+        h_c = Signal(signed(V))
         m.d.comb += [
-            a.eq(self.acc),
             leaked.eq(Mux(self.leak == 0, self.u, self.u - (self.u >> self.leak))),
-            total.eq(leaked + a),
-            h.eq(Mux(total > self.vmax, self.vmax, Mux(total < self.vmin, self.vmin, total))),
+            total.eq(leaked + self.acc),
+            h_c.eq(Mux(total > self.vmax, self.vmax, Mux(total < self.vmin, self.vmin, total))),
         ]
-        # fire: m = min(K, floor(|H| / theta)) by a ladder of K comparators; |H| one bit wider
-        mag = Signal(unsigned(V + 1))
-        m.d.comb += mag.eq(Mux(h < 0, -h, h))
-        count = Signal(range(F.K_MAX + 1))
-        m_theta = Signal(unsigned(V + 3))
+        h1 = Signal(signed(V))
+        theta1 = Signal(unsigned(V))
+        k1 = Signal(3)
+        flags = Cat(self.bipolar, self.reset_zero, self.readout)
+        flags1 = Signal(3)
+        m.d.sync += [h1.eq(h_c), theta1.eq(self.theta), k1.eq(self.k), flags1.eq(flags)]
+        # stage 2, fire: m = min(K, floor(|H| / theta)) by a ladder of K comparators
+        mag = Signal(unsigned(V + 1))                # |H|, one bit wider
+        m.d.comb += mag.eq(Mux(h1 < 0, -h1, h1))
         prev_c, prev_t = 0, 0
         for kk in range(1, F.K_MAX + 1):
             kt = Signal(unsigned(V + 3), name=f"theta_x{kk}")
             ge = Signal(name=f"ge{kk}")
-            m.d.comb += [kt.eq(self.theta * kk), ge.eq((mag >= kt) & (self.k >= kk))]
+            m.d.comb += [kt.eq(theta1 * kk), ge.eq((mag >= kt) & (k1 >= kk))]
             c_k = Signal(range(F.K_MAX + 1), name=f"count{kk}")
             t_k = Signal(unsigned(V + 3), name=f"mtheta{kk}")
             m.d.comb += [c_k.eq(Mux(ge, kk, prev_c)), t_k.eq(Mux(ge, kt, prev_t))]
             prev_c, prev_t = c_k, t_k
-        m.d.comb += [count.eq(prev_c), m_theta.eq(prev_t)]
+        h = Signal(signed(V))
+        count = Signal(range(F.K_MAX + 1))
+        m_theta = Signal(unsigned(V + 3))
+        flags2 = Signal(3)
+        m.d.sync += [h.eq(h1), count.eq(prev_c), m_theta.eq(prev_t), flags2.eq(flags1)]
+        bipolar, reset_zero, readout = flags2[0], flags2[1], flags2[2]
+        # output: signed spike, and the reset
         pos = h >= 0
         spike = Signal(signed(F.SPIKE_BITS))
-        with m.If(self.readout):
+        with m.If(readout):
             m.d.comb += [spike.eq(0), self.u_next.eq(h)]
         with m.Elif(pos):
             m.d.comb += spike.eq(count)
-        with m.Elif(self.bipolar):
+        with m.Elif(bipolar):
             m.d.comb += spike.eq(-count)
         with m.Else():
             m.d.comb += spike.eq(0)
-        # reset: subtract S * theta, or zero where a spike fired
-        with m.If(~self.readout):
-            with m.If(self.reset_zero):
+        with m.If(~readout):
+            with m.If(reset_zero):
                 m.d.comb += self.u_next.eq(Mux(spike != 0, 0, h))
             with m.Elif(pos):
                 m.d.comb += self.u_next.eq(h - m_theta)
-            with m.Elif(self.bipolar):
+            with m.Elif(bipolar):
                 m.d.comb += self.u_next.eq(h + m_theta)
             with m.Else():
                 m.d.comb += self.u_next.eq(h)

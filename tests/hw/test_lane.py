@@ -16,16 +16,22 @@ def lane_run(vectors, v_bits=16, acc_bits=24):
     """vectors: dicts of lane inputs; returns (u_next, spike) arrays."""
     dut = CFLane(v_bits=v_bits, acc_bits=acc_bits)
     sim = Simulator(dut)
+    sim.add_clock(1e-8)
     out = []
 
     async def tb(ctx):
-        for v in vectors:
-            for k, x in v.items():
-                if k == "acc":
-                    x = v["acc"] + v["bias"]         # the lane takes a = W s + b
-                if k != "bias":
-                    ctx.set(getattr(dut, k), x)
-            out.append((ctx.get(dut.u_next), ctx.get(dut.spike)))
+        # one vector per cycle; a result comes out CFLane.LATENCY cycles after its vector
+        for i in range(len(vectors) + CFLane.LATENCY):
+            if i < len(vectors):
+                v = vectors[i]
+                for k, x in v.items():
+                    if k == "acc":
+                        x = v["acc"] + v["bias"]         # the lane takes a = W s + b
+                    if k != "bias":
+                        ctx.set(getattr(dut, k), x)
+            if i >= CFLane.LATENCY:
+                out.append((ctx.get(dut.u_next), ctx.get(dut.spike)))
+            await ctx.tick()
     sim.add_testbench(tb)
     sim.run()
     return np.array(out).T
