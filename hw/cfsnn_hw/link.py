@@ -252,7 +252,9 @@ class LinkBridge(wiring.Component):
             # WRITE addr, words...
             with m.State("WR_ADDR"):
                 m.d.sync += base.eq(rx_r.data)
-                with m.If(~in_bounds(rx_r.data, count, True)):
+                m.next = "WR_CHECK"
+            with m.State("WR_CHECK"):      # from registers: the bounds check is a long path
+                with m.If(~in_bounds(base, count, True)):
                     reply(m, PR.Status.BAD_ADDRESS)
                 with m.Else():
                     m.d.comb += bus_read(STATUS_ADDR)
@@ -279,11 +281,12 @@ class LinkBridge(wiring.Component):
                 m.d.sync += base.eq(rx_r.data)
                 m.next = "RD_COUNT"
             with m.State("RD_COUNT"):
-                cnt = rx_r.data[:16]
-                m.d.sync += count.eq(cnt)
-                with m.If((cnt == 0) | (cnt > PR.MAX_READ_WORDS)):
+                m.d.sync += count.eq(rx_r.data[:16])
+                m.next = "RD_CHECK"
+            with m.State("RD_CHECK"):
+                with m.If((count == 0) | (count > PR.MAX_READ_WORDS)):
                     reply(m, PR.Status.BAD_LENGTH)
-                with m.Elif(~in_bounds(base, cnt, False)):
+                with m.Elif(~in_bounds(base, count, False)):
                     reply(m, PR.Status.BAD_ADDRESS)
                 with m.Else():
                     m.d.comb += bus_read(STATUS_ADDR)
