@@ -432,35 +432,38 @@ class CFCore(wiring.Component):
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
         accum_done = (scan_i >= cur_n_in) & ~p_valid & ~fifo.r_rdy & ~mac_busy & ~s2_valid
-        # CHECK: one layer per cycle
-        c_g = (cfg_n_out[ci] + (P - 1)) >> LOGP
-        c_last = ci + 1 == n_layers
-        c_err = Signal(8)
-        c_wend = Signal(48)
-        m.d.comb += c_wend.eq(cfg_wbase[ci] + cfg_n_in[ci] * c_g)
+        # CHECK: three cycles per layer (load the layer's fields, form the products and
+        # ends, compare), so that no single cycle has the Array mux, the multiply and the
+        # comparisons in a row
+        q_kind, q_first, q_last = Signal(), Signal(), Signal()
+        q_n_in, q_n_out, q_prev_out = Signal(16), Signal(16), Signal(16)
+        q_k, q_leak = Signal(16), Signal(16)
+        q_nbase, q_wbase = Signal(32), Signal(32)
+        q_g = Signal(16)
+        q_nend, q_wend, q_tin = Signal(33), Signal(48), Signal(32)
         # layers must occupy the memories in order, without overlapping: the first free
         # neuron and weight words after the layers checked so far
-        chk_nfree = Signal(32)
+        chk_nfree = Signal(33)
         chk_wfree = Signal(48)
-        with m.If((cfg_kind[ci] != c_last)):
+        c_err = Signal(8)
+        with m.If(q_kind != q_last):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_KIND)
-        with m.Elif((cfg_n_out[ci] == 0) | (cfg_n_out[ci] > p.max_neurons)):
+        with m.Elif((q_n_out == 0) | (q_n_out > p.max_neurons)):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_N_OUT)
-        with m.Elif((cfg_n_in[ci] == 0) |
-                    ((ci == 0) & (cfg_n_in[ci] > p.input_depth)) |
-                    ((ci != 0) & (cfg_n_in[ci] != cfg_n_out[ci - 1]))):
+        with m.Elif((q_n_in == 0) | (q_first & (q_n_in > p.input_depth)) |
+                    (~q_first & (q_n_in != q_prev_out))):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_N_IN)
-        with m.Elif((ci == 0) & dynamic & (T * cfg_n_in[ci] > p.input_depth)):
+        with m.Elif(q_first & dynamic & (q_tin > p.input_depth)):
             m.d.comb += c_err.eq(MM.ErrorCode.INPUT_OVERFLOW)
-        with m.Elif(~cfg_kind[ci] & ((cfg_k[ci] == 0) | (cfg_k[ci] > F.K_MAX))):
+        with m.Elif(~q_kind & ((q_k == 0) | (q_k > F.K_MAX))):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_K)
-        with m.Elif(cfg_leak[ci] > F.LEAK_SHIFT_MAX):
+        with m.Elif(q_leak > F.LEAK_SHIFT_MAX):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_LEAK)
-        with m.Elif(cfg_nbase[ci] + c_g > NW):
+        with m.Elif(q_nend > NW):
             m.d.comb += c_err.eq(MM.ErrorCode.NEURON_OVERFLOW)
-        with m.Elif(c_wend > WW):
+        with m.Elif(q_wend > WW):
             m.d.comb += c_err.eq(MM.ErrorCode.WEIGHT_OVERFLOW)
-        with m.Elif((cfg_nbase[ci] < chk_nfree) | (cfg_wbase[ci] < chk_wfree)):
+        with m.Elif((q_nbase < chk_nfree) | (q_wbase < chk_wfree)):
             m.d.comb += c_err.eq(MM.ErrorCode.LAYOUT)
 
         def load_layer(idx):
@@ -492,17 +495,30 @@ class CFCore(wiring.Component):
                     with m.Else():
                         m.next = "CHECK"
             with m.State("CHECK"):
+                m.d.sync += [q_kind.eq(cfg_kind[ci]), q_n_in.eq(cfg_n_in[ci]),
+                             q_n_out.eq(cfg_n_out[ci]), q_k.eq(cfg_k[ci]),
+                             q_leak.eq(cfg_leak[ci]), q_nbase.eq(cfg_nbase[ci]),
+                             q_wbase.eq(cfg_wbase[ci]), q_first.eq(ci == 0),
+                             q_last.eq(ci + 1 == n_layers),
+                             q_g.eq((cfg_n_out[ci] + (P - 1)) >> LOGP)]
+                m.next = "CHECK_SUM"
+            with m.State("CHECK_SUM"):
+                m.d.sync += [q_nend.eq(q_nbase + q_g), q_wend.eq(q_wbase + q_n_in * q_g),
+                             q_tin.eq(T * q_n_in)]
+                m.next = "CHECK_CMP"
+            with m.State("CHECK_CMP"):
                 with m.If(c_err != 0):
                     m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(ci)]
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += [used_words.eq(cfg_nbase[ci] + c_g),
-                                 chk_nfree.eq(cfg_nbase[ci] + c_g), chk_wfree.eq(c_wend)]
-                    with m.If(c_last):
+                    m.d.sync += [used_words.eq(q_nend), chk_nfree.eq(q_nend),
+                                 chk_wfree.eq(q_wend), q_prev_out.eq(q_n_out)]
+                    with m.If(q_last):
                         m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
                         m.next = "CLEAR"
                     with m.Else():
                         m.d.sync += ci.eq(ci + 1)
+                        m.next = "CHECK"
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += clr.eq(clr + 1)
@@ -555,6 +571,8 @@ class CFCore(wiring.Component):
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the next layer's setup.
 STEP_OVERHEAD = 5 + CFLane.LATENCY
+#: Cycles per layer that CHECK spends validating the configuration.
+CHECK_CYCLES = 3
 #: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
 SAMPLE_OVERHEAD = 4
 
@@ -566,13 +584,14 @@ def cycle_budget(model, params: MM.BuildParams, events) -> tuple[int, int]:
     padded work = sum over layers and steps of events x ceil(n_out / lanes) (the synapse
     engine updates one word of ``lanes`` neurons per cycle); fixed overhead = per layer and
     step: n_in (the scan, one input per cycle, overlapped with the synapse work) +
-    ceil(n_out / lanes) (fire) + STEP_OVERHEAD; per sample: n_layers (CHECK) + the neuron
+    ceil(n_out / lanes) (fire) + STEP_OVERHEAD; per sample: 3 x n_layers (CHECK) + the neuron
     words in use (CLEAR) + n_out of the readout (ARGMAX) + SAMPLE_OVERHEAD.
     The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
     G = [MM.ceil_div(l.n_out, params.lanes) for l in model.layers]
     ev = np.asarray(events)
     work = int(sum(int(ev[i].sum()) * g for i, g in enumerate(G)))
     per_step = sum(l.n_in + g + STEP_OVERHEAD for l, g in zip(model.layers, G))
-    fixed = model.T * per_step + len(model.layers) + sum(G) + model.layers[-1].n_out \
+    fixed = model.T * per_step + CHECK_CYCLES * len(model.layers) + sum(G) \
+        + model.layers[-1].n_out \
         + SAMPLE_OVERHEAD
     return work, fixed
