@@ -284,9 +284,16 @@ class CFCore(wiring.Component):
         mac_row = Signal(RB)
         mac_val = Signal(signed(9))
         mac_g = Signal(16)
+        # synapse pipeline: weight read (cycle 0), product and accumulator read (1),
+        # add and write back (2). The accumulator is read one cycle after its weight, so
+        # every read is one cycle before its write and the transparent read port covers
+        # back-to-back events on the same word.
+        s1_valid = Signal()
+        s1_addr = Signal(32)
+        s1_val = Signal(signed(9))
         s2_valid = Signal()
         s2_addr = Signal(32)
-        s2_val = Signal(signed(9))
+        prod = Signal(P * (WB + 9))
         # fire
         f_g = Signal(16)
         f_issue = Signal()
@@ -351,7 +358,10 @@ class CFCore(wiring.Component):
             m.d.sync += mac_busy.eq(0)
         with m.Elif(mac_busy):
             m.d.sync += mac_g.eq(mac_g + 1)
-        m.d.sync += [s2_valid.eq(mac_busy), s2_addr.eq(cur_nbase + mac_g), s2_val.eq(mac_val)]
+        m.d.sync += [s1_valid.eq(mac_busy), s1_addr.eq(cur_nbase + mac_g), s1_val.eq(mac_val),
+                     s2_valid.eq(s1_valid), s2_addr.eq(s1_addr),
+                     prod.eq(Cat(*[(lane(w_r.data, j, WB).as_signed() * s1_val)[:WB + 9]
+                                   for j in range(P)]))]
 
         # ---------------------------------------------------------------- lanes
         lanes = []
@@ -372,7 +382,7 @@ class CFCore(wiring.Component):
         with m.If(busy):
             m.d.comb += [
                 w_r.addr.eq(mac_row + mac_g),
-                a_r.addr.eq(Mux(f_issue, cur_nbase + f_g, cur_nbase + mac_g)),
+                a_r.addr.eq(Mux(f_issue, cur_nbase + f_g, s1_addr)),
                 b_r.addr.eq(Mux(clearing, clr, cur_nbase + f_g)), th_r.addr.eq(cur_nbase + f_g),
                 u_r.addr.eq(Mux(am_issue, cur_nbase + (am_j >> LOGP), cur_nbase + f_g)),
             ]
@@ -384,7 +394,7 @@ class CFCore(wiring.Component):
         # the bias). An accumulator therefore holds b + (the events added so far): every
         # partial sum is a value of a = W s + b for some input, inside the proven range.
         sums = Cat(*[(lane(a_r.data, j, A).as_signed()
-                      + lane(w_r.data, j, WB).as_signed() * s2_val)[:A] for j in range(P)])
+                      + lane(prod, j, WB + 9).as_signed())[:A] for j in range(P)])
         with m.If(sf_valid):
             m.d.comb += [a_w.addr.eq(sf_addr), a_w.data.eq(b_r.data), a_w.en.eq(-1)]
         with m.Elif(s2_valid):
@@ -431,7 +441,8 @@ class CFCore(wiring.Component):
         vb_m1 = Signal(5)
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
-        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~fifo.r_rdy & ~mac_busy & ~s2_valid
+        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~fifo.r_rdy & ~mac_busy & ~s1_valid \
+            & ~s2_valid
         # CHECK: three cycles per layer (load the layer's fields, form the products and
         # ends, compare), so that no single cycle has the Array mux, the multiply and the
         # comparisons in a row
@@ -570,7 +581,7 @@ class CFCore(wiring.Component):
 
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the next layer's setup.
-STEP_OVERHEAD = 5 + CFLane.LATENCY
+STEP_OVERHEAD = 6 + CFLane.LATENCY
 #: Cycles per layer that CHECK spends validating the configuration.
 CHECK_CYCLES = 3
 #: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
