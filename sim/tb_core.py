@@ -23,6 +23,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 from cfsnn import golden, load_model
 from cfsnn import memmap as MM
 from cfsnn_hw.core import cycle_budget
+from cfsnn_hw.readback import read_sample
 
 
 class TB:
@@ -117,7 +118,6 @@ async def test_models_against_golden(dut):
         tb.received.clear()
         for a, v in MM.model_writes(model, params, dynamic):
             await tb.write(a, v)
-        pl = MM.plan(model, params)
         rec = {"tag": item["tag"], "cycles": [], "work": [], "fixed": [], "bound": [],
                "problems": []}
         for b in range(len(codes)):
@@ -136,28 +136,16 @@ async def test_models_against_golden(dut):
             if st & MM.Status.ERROR or not st & MM.Status.DONE:
                 rec["problems"].append(f"sample {b}: status 0x{st:x}")
                 break
-            n = model.layers[-1].n_out
-            base = pl[-1].neuron_base * P
-            logits = [MM.to_signed(await tb.read(MM.mem_addr(MM.Region.MEMBRANE, base + j)), 32)
-                      for j in range(n)]
-            compare(f"sample {b} logits", logits, g.logits[0], rec["problems"])
-            pred = await tb.read(MM.reg_addr(MM.Reg.PREDICTION))
-            compare(f"sample {b} prediction", pred, g.predictions[0], rec["problems"])
-            for ci, (layer, lp) in enumerate(zip(model.cf_layers, pl)):
-                sp = np.zeros((model.T, layer.n_out), np.int64)
-                for t in range(model.T):
-                    for j in range(layer.n_out):
-                        off = (t * params.neuron_words + lp.neuron_base) * P + j
-                        sp[t, j] = MM.to_signed(await tb.read(MM.mem_addr(MM.Region.SPIKE, off)), 32)
+            r = await read_sample(tb.read, model, params)
+            compare(f"sample {b} logits", r["logits"], g.logits[0], rec["problems"])
+            compare(f"sample {b} prediction", r["prediction"], g.predictions[0], rec["problems"])
+            for ci, sp in enumerate(r["spikes"]):
                 compare(f"sample {b} spikes of layer {ci}", sp, g.spikes[ci][0], rec["problems"])
-                cnt = await tb.read(MM.reg_addr(MM.Reg.SPIKES + ci))
-                compare(f"sample {b} spike count of layer {ci}", cnt, g.spike_counts()[0, ci],
-                        rec["problems"])
-            ev = await tb.read(MM.reg_addr(MM.Reg.EVENTS))
-            compare(f"sample {b} events", ev, g.input_events[0].sum(), rec["problems"])
-            so = await tb.read(MM.reg_addr(MM.Reg.SYNOPS))
-            compare(f"sample {b} synops", so, g.synops[0].sum(), rec["problems"])
-            cyc = await tb.read(MM.reg_addr(MM.Reg.CYCLES))
+            compare(f"sample {b} spike counts", r["spike_counts"], g.spike_counts()[0],
+                    rec["problems"])
+            compare(f"sample {b} events", r["events"], g.input_events[0].sum(), rec["problems"])
+            compare(f"sample {b} synops", r["synops"], g.synops[0].sum(), rec["problems"])
+            cyc = r["cycles"]
             work, fixed = cycle_budget(model, params, g.input_events[0])
             if cyc > work + fixed:
                 rec["problems"].append(f"sample {b}: {cyc} cycles exceed the budget {work}+{fixed}")

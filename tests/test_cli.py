@@ -3,10 +3,9 @@
 import json
 import os
 
-import numpy as np
 import pytest
 
-from cfsnn import golden, load_model
+from cfsnn import load_model
 from cfsnn.cli import main
 from test_data import make_idx_dir
 

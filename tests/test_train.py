@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 from numpy.testing import assert_array_equal
 
 from cfsnn import golden, load_model

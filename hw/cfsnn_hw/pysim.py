@@ -13,6 +13,7 @@ from cfsnn import memmap as MM
 from cfsnn.golden import check_codes
 
 from .core import CFCore
+from .readback import read_sample
 
 
 @dataclass
@@ -56,8 +57,6 @@ async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000
         await bus.write(a, v)
     x = check_codes(model, codes)
     B, T = len(x), model.T
-    pl = MM.plan(model, params)
-    P = params.lanes
     res = dict(logits=[], pred=[], spikes=[[] for l in model.cf_layers], cycles=[], events=[],
                counts=[], synops=[])
     for b in range(B):
@@ -71,25 +70,14 @@ async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000
                 break
         if st & MM.Status.ERROR or not st & MM.Status.DONE:
             raise RuntimeError(f"core status 0x{st:x}")
-        ro = pl[-1]
-        n = model.layers[-1].n_out
-        lg = [MM.to_signed(await bus.read(MM.mem_addr(MM.Region.MEMBRANE, ro.neuron_base * P + j)),
-                           32) for j in range(n)]
-        res["logits"].append(lg)
-        res["pred"].append(await bus.read(MM.reg_addr(MM.Reg.PREDICTION)))
-        res["cycles"].append(await bus.read(MM.reg_addr(MM.Reg.CYCLES)))
-        res["events"].append(await bus.read(MM.reg_addr(MM.Reg.EVENTS)))
-        res["synops"].append(await bus.read(MM.reg_addr(MM.Reg.SYNOPS)))
-        counts = []
-        for ci, (l, lp) in enumerate(zip(model.cf_layers, pl)):
-            sp = np.zeros((T, l.n_out), np.int64)
-            for t in range(T):
-                for j in range(l.n_out):
-                    off = (t * params.neuron_words + lp.neuron_base) * P + j
-                    sp[t, j] = MM.to_signed(await bus.read(MM.mem_addr(MM.Region.SPIKE, off)), 32)
+        r = await read_sample(bus.read, model, params)
+        res["logits"].append(r["logits"])
+        res["pred"].append(r["prediction"])
+        for key in ("cycles", "events", "synops"):
+            res[key].append(r[key])
+        for ci, sp in enumerate(r["spikes"]):
             res["spikes"][ci].append(sp)
-            counts.append(await bus.read(MM.reg_addr(MM.Reg.SPIKES + ci)))
-        res["counts"].append(counts)
+        res["counts"].append(r["spike_counts"])
     return RTLResult(np.array(res["logits"]), np.array(res["pred"]),
                      [np.array(s) for s in res["spikes"]], np.array(res["cycles"]),
                      np.array(res["events"]), np.array(res["synops"]),

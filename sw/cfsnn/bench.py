@@ -32,9 +32,7 @@ def _mlp(sizes):
     return nn.Sequential(*mods)
 
 
-def _time(step, warmup, repeats):
-    for _ in range(warmup):
-        step()
+def _time(step, repeats):
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -141,7 +139,7 @@ def bench_train_step(sizes=(784, 512, 512, 10), T=8, batch=128, K=2, warmup=5, r
     rounds = 3
     for _ in range(rounds):
         for name in times:
-            times[name].append(_time(cands[name], 0, max(1, repeats // rounds)))
+            times[name].append(_time(cands[name], max(1, repeats // rounds)))
     base = statistics.median(times["mlp"])
     for name, ts in times.items():
         t = statistics.median(ts)

@@ -61,7 +61,6 @@ def test_pnb_terms_match_definition():
     P, N = pnb_terms(out)
     # recompute from H with the reference definition
     cur = x.float() / 15
-    Hs = []
     I = net.fc[0](cur).unsqueeze(0).expand(3, 4, 5)
     from cfsnn.nn import cf_multistep
     S, _, H = cf_multistep(I, net.neurons[0].alpha, theta=0.8, K=2, lam=0.5)

@@ -24,7 +24,7 @@ def task_loss(out: CFOutput, target: torch.Tensor, tet: bool = False) -> torch.T
     return Fn.cross_entropy(avg.flatten(0, 1), target.repeat(T))
 
 
-def pnb_terms(out: CFOutput, neurons: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def pnb_terms(out: CFOutput) -> tuple[torch.Tensor, torch.Tensor]:
     """P and N of every CF layer (SPEC section 3): mean relu(h) and mean relu(-h), h = H/theta.
 
     Returns two tensors of shape [L_cf].

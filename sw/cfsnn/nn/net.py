@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from .. import formats as F
 from ..model import Layer, Model
+from .integer import IntOutput, run_int
 from .neuron import CFNeuron
 from .quant import QuantLinear
 
@@ -159,7 +159,6 @@ class CFNet(nn.Module):
         return Model(T=self.T, layers=layers, in_bits=f.in_bits, v_bits=f.v_bits, w_bits=f.w_bits,
                      acc_bits=f.acc_bits, meta=meta).validate()
 
-    def forward_int(self, codes) -> "IntOutput":
+    def forward_int(self, codes) -> IntOutput:
         """Integer mode: the exported model run with torch integer arithmetic."""
-        from .integer import run_int
         return run_int(self.export(), codes)
