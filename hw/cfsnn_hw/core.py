@@ -43,6 +43,27 @@ def _bits(n: int) -> int:
     return max(1, (n - 1).bit_length()) if n > 1 else 1
 
 
+class MemPorts:
+    """One memory of the core as the core uses it: ``depth`` words of ``lanes`` fields of
+    ``lane_bits``, one synchronous read port (``r_data`` follows ``r_addr`` one cycle later)
+    and one write port with a write enable per lane. ``transparent``: a read of the word
+    being written in the same cycle returns the new data (the core needs it only for the
+    accumulators). :meth:`CFCore.memory` makes the storage behind it."""
+
+    def __init__(self, name: str, lane_bits: int, lanes: int, depth: int, transparent: bool):
+        self.name, self.lane_bits, self.lanes, self.depth = name, lane_bits, lanes, depth
+        self.transparent = transparent
+        self.width = lane_bits * lanes
+        self.r_addr = Signal(range(max(2, depth)), name=f"{name}_r_addr")
+        self.r_data = Signal(self.width, name=f"{name}_r_data")
+        self.w_addr = Signal(range(max(2, depth)), name=f"{name}_w_addr")
+        self.w_data = Signal(self.width, name=f"{name}_w_data")
+        self.w_en = Signal(lanes, name=f"{name}_w_en")
+
+    def lane(self, sig, j):
+        return sig[j * self.lane_bits:(j + 1) * self.lane_bits]
+
+
 class CFCore(wiring.Component):
     """The cfsnn inference core.
 
@@ -65,41 +86,43 @@ class CFCore(wiring.Component):
         super().__init__({"bus": In(BusSignature), "busy": Out(1), "done": Out(1),
                           "error": Out(1)})
 
-    def memory(self, m, name: str, lane_bits: int, depth: int) -> Memory:
-        """Make one memory of ``depth`` words of P lanes. A board top may override this to
-        map a memory onto its own RAM primitives; the core uses one read and one write port
-        (with per-lane write enables) of each."""
-        mem = Memory(shape=unsigned(lane_bits * self.params.lanes), depth=depth, init=[])
-        m.submodules[name] = mem
-        return mem
+    def memory(self, m, mp: MemPorts):
+        """Make the storage behind ``mp`` (an Amaranth Memory). A board top overrides this to
+        map a memory onto its own RAM primitives (iCE40 SPRAM) without touching the core."""
+        mem = Memory(shape=unsigned(mp.width), depth=mp.depth, init=[])
+        m.submodules[mp.name] = mem
+        wp = mem.write_port(granularity=mp.lane_bits)
+        rp = mem.read_port(transparent_for=(wp,) if mp.transparent else ())
+        m.d.comb += [wp.addr.eq(mp.w_addr), wp.data.eq(mp.w_data), wp.en.eq(mp.w_en),
+                     rp.addr.eq(mp.r_addr), mp.r_data.eq(rp.data)]
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        P, V, A, WB = p.lanes, p.v_bits, p.acc_bits, p.w_bits
-        LOGP = (P - 1).bit_length()
+        P, Q, V, A, WB = p.lanes, p.fire_lanes, p.v_bits, p.acc_bits, p.w_bits
+        R = P // Q                       # fire words per synapse word
+        LOGP, LOGQ, LOGR = (P - 1).bit_length(), (Q - 1).bit_length(), (R - 1).bit_length()
         NW, WW, LMAX = p.neuron_words, p.weight_words, p.max_layers
+        NQ = NW * R                      # depth of the fire-side neuron memories
         SB = F.SPIKE_BITS
         bus = self.bus
 
         # ---------------------------------------------------------------- memories
-        wmem = self.memory(m, "weights", WB, WW)
-        thmem = self.memory(m, "theta", V, NW)
-        bmem = self.memory(m, "bias", A, NW)
-        umem = self.memory(m, "membrane", V, NW)
-        amem = self.memory(m, "acc", A, NW)
-        smem = self.memory(m, "spikes", SB, p.t_max * NW)
+        # weights and accumulators are P lanes wide (the synapse engine); thresholds, biases,
+        # membranes and spikes are Q lanes wide (the fire stage), addressed by the global
+        # neuron index >> log2(Q)
+        wm = MemPorts("weights", WB, P, WW, False)
+        am = MemPorts("acc", A, P, NW, True)
+        thm = MemPorts("theta", V, Q, NQ, False)
+        bm = MemPorts("bias", A, Q, NQ, False)
+        um = MemPorts("membrane", V, Q, NQ, False)
+        sm = MemPorts("spikes", SB, Q, p.t_max * NQ, False)
+        for mp in (wm, am, thm, bm, um, sm):
+            self.memory(m, mp)
         imem = Memory(shape=unsigned(8), depth=p.input_depth, init=[])
         m.submodules.inputs = imem
-        ports = {}
-        for name, mem, lb in (("w", wmem, WB), ("th", thmem, V), ("b", bmem, A), ("u", umem, V),
-                              ("a", amem, A), ("s", smem, SB)):
-            wp = mem.write_port(granularity=lb)
-            ports[name] = (mem.read_port(transparent_for=(wp,)), wp)
-        (w_r, w_w), (th_r, th_w), (b_r, b_w) = ports["w"], ports["th"], ports["b"]
-        (u_r, u_w), (a_r, a_w), (s_r, s_w) = ports["u"], ports["a"], ports["s"]
         i_w = imem.write_port()
-        i_r = imem.read_port(transparent_for=(i_w,))
+        i_r = imem.read_port()
 
         def lane(sig, j, bits):
             return sig[j * bits:(j + 1) * bits]
@@ -138,8 +161,9 @@ class CFCore(wiring.Component):
         # ---------------------------------------------------------------- host bus
         region = bus.addr[MM.REGION_SHIFT:]
         off = bus.addr[:MM.REGION_SHIFT]
-        h_word = off >> LOGP
-        h_lane = off[:LOGP] if LOGP else Const(0, 1)
+        h_pword, h_qword = off >> LOGP, off >> LOGQ          # weights; neuron memories
+        h_plane = off[:LOGP] if LOGP else Const(0, 1)
+        h_qlane = off[:LOGQ] if LOGQ else Const(0, 1)
         start = Signal()
         is_mem = (region != MM.Region.REG)
         with m.If(bus.w_en & is_mem & busy):
@@ -156,16 +180,20 @@ class CFCore(wiring.Component):
                     m.d.comb += in_range.eq(off < depth)
         with m.If(host_w & is_mem & ~in_range):
             m.d.sync += bad_addr.eq(1)
-        onehot = Signal(P)
-        m.d.comb += onehot.eq(1 << h_lane)
+        onehot_p, onehot_q = Signal(P), Signal(Q)
+        m.d.comb += [onehot_p.eq(1 << h_plane), onehot_q.eq(1 << h_qlane)]
 
-        def rep(bits):
-            return Cat(*([bus.w_data[:bits]] * P))
+        def rep(bits, n):
+            return Cat(*([bus.w_data[:bits]] * n))
 
-        for region_id, wp, bits in ((MM.Region.WEIGHT, w_w, WB), (MM.Region.THETA, th_w, V),
-                                    (MM.Region.BIAS, b_w, A)):
-            m.d.comb += [wp.addr.eq(h_word), wp.data.eq(rep(bits)),
-                         wp.en.eq(Mux(host_w & in_range & (region == region_id), onehot, 0))]
+        def host_en(region_id, onehot):
+            return Mux(host_w & in_range & (region == region_id), onehot, 0)
+
+        m.d.comb += [wm.w_addr.eq(h_pword), wm.w_data.eq(rep(WB, P)),
+                     wm.w_en.eq(host_en(MM.Region.WEIGHT, onehot_p))]
+        for region_id, mp in ((MM.Region.THETA, thm), (MM.Region.BIAS, bm)):
+            m.d.comb += [mp.w_addr.eq(h_qword), mp.w_data.eq(rep(mp.lane_bits, Q)),
+                         mp.w_en.eq(host_en(region_id, onehot_q))]
         m.d.comb += [i_w.addr.eq(off), i_w.data.eq(bus.w_data[:8]),
                      i_w.en.eq(host_w & in_range & (region == MM.Region.INPUT))]
 
@@ -194,9 +222,11 @@ class CFCore(wiring.Component):
         # reads: registers answer from a mux; memories through their read ports (when idle)
         r_pending = Signal()
         r_region = Signal(4)
-        r_lane = Signal(max(1, LOGP))
+        r_plane = Signal(max(1, LOGP))
+        r_qlane = Signal(max(1, LOGQ))
         r_regval = Signal(32)
-        m.d.sync += [r_pending.eq(bus.r_en), r_region.eq(region), r_lane.eq(h_lane)]
+        m.d.sync += [r_pending.eq(bus.r_en), r_region.eq(region), r_plane.eq(h_plane),
+                     r_qlane.eq(h_qlane)]
         regval = Signal(32)
         status = Cat(busy, done, error, awb, bad_addr, Const(0, 3), err_code, err_layer)
         info = p.info_registers()
@@ -220,8 +250,8 @@ class CFCore(wiring.Component):
                         m.d.comb += regval.eq(arr[i])
         m.d.sync += r_regval.eq(Mux(region == MM.Region.REG, regval, 0))
 
-        def lane_of(rp, bits, signed_=True):
-            v = Array(lane(rp.data, j, bits) for j in range(P))[r_lane]
+        def lane_of(mp, sel, signed_=True):
+            v = Array(mp.lane(mp.r_data, j) for j in range(mp.lanes))[sel]
             return v.as_signed() if signed_ else v
 
         r_busy = Signal()
@@ -235,24 +265,24 @@ class CFCore(wiring.Component):
                     with m.Case(MM.Region.REG):
                         m.d.comb += bus.r_data.eq(r_regval)
                     with m.Case(MM.Region.WEIGHT):
-                        m.d.comb += bus.r_data.eq(lane_of(w_r, WB))
+                        m.d.comb += bus.r_data.eq(lane_of(wm, r_plane))
                     with m.Case(MM.Region.THETA):
-                        m.d.comb += bus.r_data.eq(lane_of(th_r, V, False))
+                        m.d.comb += bus.r_data.eq(lane_of(thm, r_qlane, False))
                     with m.Case(MM.Region.BIAS):
-                        m.d.comb += bus.r_data.eq(lane_of(b_r, A))
+                        m.d.comb += bus.r_data.eq(lane_of(bm, r_qlane))
                     with m.Case(MM.Region.MEMBRANE):
-                        m.d.comb += bus.r_data.eq(lane_of(u_r, V))
+                        m.d.comb += bus.r_data.eq(lane_of(um, r_qlane))
                     with m.Case(MM.Region.INPUT):
                         m.d.comb += bus.r_data.eq(i_r.data)
                     with m.Case(MM.Region.SPIKE):
-                        m.d.comb += bus.r_data.eq(lane_of(s_r, SB))
+                        m.d.comb += bus.r_data.eq(lane_of(sm, r_qlane))
 
         # ---------------------------------------------------------------- sequencer state
         t = Signal(16)
         li = Signal(range(max(2, LMAX)))
         ci = Signal(range(max(2, LMAX)))
-        clr = Signal(range(max(2, NW)))
-        t_sbase = Signal(32)          # t * NW: spike memory word base of step t
+        clr = Signal(range(max(2, NQ)))
+        t_sbase = Signal(32)          # t * NQ: spike memory word base of step t
         in_base = Signal(32)          # t * n_in of layer 0 (dynamic input) or 0
         cur_kind = Signal()
         cur_n_in = Signal(16)
@@ -261,23 +291,28 @@ class CFCore(wiring.Component):
         cur_bip = Signal()
         cur_rz = Signal()
         cur_leak = Signal(4)
-        cur_wbase = Signal(32)
-        cur_nbase = Signal(32)
-        cur_g = Signal(16)
-        prev_nbase = Signal(32)
+        cur_nbase = Signal(32)        # in synapse words (P neurons)
+        cur_qbase = Signal(32)        # the same, in fire words (Q neurons)
+        cur_g = Signal(16)            # synapse words of the layer: ceil(n_out / P)
+        cur_fq = Signal(16)           # fire words of the layer: ceil(n_out / Q)
+        prev_qbase = Signal(32)
         vmin = Signal(signed(V))
         vmax = Signal(signed(V))
 
-        # scanner
+        # scanner: issue a read, get the value, register it, test it (three stages)
         scan_i = Signal(16)
         scan_row = Signal(32)
         p_valid = Signal()
         p_idx = Signal(16)
         p_row = Signal(32)
+        q_valid = Signal()
+        q_val = Signal(signed(9))
+        q_row = Signal(32)
         scanning = Signal()
-        # event FIFO: (row address, signed value)
+        # event FIFO: (row address, signed value). The scanner issues a read only when the
+        # FIFO has room for it and for everything already in flight, so it never retries.
         RB = _bits(WW + 1) + 1
-        fifo = SyncFIFO(width=RB + 9, depth=4)
+        fifo = SyncFIFO(width=RB + 9, depth=EVENT_FIFO_DEPTH)
         m.submodules.events = fifo
         # MAC engine
         mac_busy = Signal()
@@ -294,15 +329,17 @@ class CFCore(wiring.Component):
         s2_valid = Signal()
         s2_addr = Signal(32)
         prod = Signal(P * (WB + 9))
-        # fire
-        f_g = Signal(16)
+        # fire: one word of Q neurons per cycle
+        f_q = Signal(16)
         f_issue = Signal()
         sf_valid = Signal()           # the fire reads are back: lane inputs, bias reload
-        sf_g = Signal(16)
-        sf_addr = Signal(32)
+        sf_q = Signal(16)
+        sf_addr = Signal(32)          # fire word
+        sf_aaddr = Signal(32)         # its accumulator word
+        sf_sub = Signal(max(1, LOGR))  # which Q lanes of the accumulator word
         # the lanes' results, CFLane.LATENCY cycles later: membrane and spike writes
         fo_valid = Signal()
-        fo_g = Signal(16)
+        fo_q = Signal(16)
         fo_addr = Signal(32)
         # argmax
         am_j = Signal(16)
@@ -314,8 +351,8 @@ class CFCore(wiring.Component):
         clearing = Signal()
         drain = Signal(range(CFLane.LATENCY + 2))
         cl_valid = Signal()           # CLEAR's accumulator write, one cycle after its bias read
-        cl_addr = Signal(range(max(2, NW)))
-        used_words = Signal(32)       # neuron words the configured model occupies
+        cl_addr = Signal(range(max(2, NQ)))
+        used_words = Signal(32)       # fire words the configured model occupies
 
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
@@ -324,25 +361,23 @@ class CFCore(wiring.Component):
         read_layer0 = li == 0
         scan_issue = Signal()
         scan_val = Signal(signed(9))
-        retry = Signal()
         m.d.comb += [
             i_r.addr.eq(Mux(busy, in_base + scan_i, off)),
-            s_r.addr.eq(Mux(busy, t_sbase + prev_nbase + (scan_i >> LOGP), h_word)),
+            sm.r_addr.eq(Mux(busy, t_sbase + prev_qbase + (scan_i >> LOGQ), h_qword)),
         ]
-        spike_lane = Array(lane(s_r.data, j, SB).as_signed() for j in range(P))[
-            p_idx[:LOGP] if LOGP else 0]
+        spike_lane = Array(lane(sm.r_data, j, SB).as_signed() for j in range(Q))[
+            p_idx[:LOGQ] if LOGQ else 0]
         m.d.comb += scan_val.eq(Mux(read_layer0, i_r.data, spike_lane))
-        nonzero = scan_val != 0
+        in_flight = Signal(range(EVENT_FIFO_DEPTH + 3))
         m.d.comb += [
-            retry.eq(p_valid & nonzero & ~fifo.w_rdy),
-            scan_issue.eq(scanning & (scan_i < cur_n_in) & ~retry),
-            fifo.w_data.eq(Cat(p_row[:RB], scan_val)),
-            fifo.w_en.eq(p_valid & nonzero & fifo.w_rdy),
+            in_flight.eq(fifo.level + p_valid + q_valid),
+            scan_issue.eq(scanning & (scan_i < cur_n_in) & (in_flight < EVENT_FIFO_DEPTH)),
+            fifo.w_data.eq(Cat(q_row[:RB], q_val)),
+            fifo.w_en.eq(q_valid & (q_val != 0)),
         ]
-        m.d.sync += [p_valid.eq(scan_issue), p_idx.eq(scan_i), p_row.eq(scan_row)]
-        with m.If(retry):
-            m.d.sync += [scan_i.eq(p_idx), scan_row.eq(p_row)]
-        with m.Elif(scan_issue):
+        m.d.sync += [p_valid.eq(scan_issue), p_idx.eq(scan_i), p_row.eq(scan_row),
+                     q_valid.eq(p_valid), q_val.eq(scan_val), q_row.eq(p_row)]
+        with m.If(scan_issue):
             m.d.sync += [scan_i.eq(scan_i + 1), scan_row.eq(scan_row + cur_g)]
         with m.If(fifo.w_en):
             m.d.sync += [events.eq(events + 1), synops.eq(synops + cur_n_out)]
@@ -360,78 +395,88 @@ class CFCore(wiring.Component):
             m.d.sync += mac_g.eq(mac_g + 1)
         m.d.sync += [s1_valid.eq(mac_busy), s1_addr.eq(cur_nbase + mac_g), s1_val.eq(mac_val),
                      s2_valid.eq(s1_valid), s2_addr.eq(s1_addr),
-                     prod.eq(Cat(*[(lane(w_r.data, j, WB).as_signed() * s1_val)[:WB + 9]
+                     prod.eq(Cat(*[(lane(wm.r_data, j, WB).as_signed() * s1_val)[:WB + 9]
                                    for j in range(P)]))]
 
         # ---------------------------------------------------------------- lanes
         lanes = []
-        for j in range(P):
+        acc_sub = Array(Cat(*[lane(am.r_data, s * Q + j, A) for j in range(Q)]) for s in range(R))[
+            sf_sub if LOGR else 0]
+        for j in range(Q):
             ln = CFLane(v_bits=V, acc_bits=A)
             m.submodules[f"lane{j}"] = ln
             lanes.append(ln)
-            m.d.comb += [ln.acc.eq(lane(a_r.data, j, A).as_signed()),
-                         ln.u.eq(lane(u_r.data, j, V).as_signed()),
-                         ln.theta.eq(lane(th_r.data, j, V)),
+            m.d.comb += [ln.acc.eq(lane(acc_sub, j, A).as_signed()),
+                         ln.u.eq(lane(um.r_data, j, V).as_signed()),
+                         ln.theta.eq(lane(thm.r_data, j, V)),
                          ln.k.eq(cur_k), ln.leak.eq(cur_leak), ln.bipolar.eq(cur_bip),
                          ln.reset_zero.eq(cur_rz), ln.readout.eq(cur_kind),
                          ln.vmin.eq(vmin), ln.vmax.eq(vmax)]
-        lane_ok = Signal(P)
-        m.d.comb += lane_ok.eq(Cat(*[(fo_g * P + j) < cur_n_out for j in range(P)]))
+        lane_ok = Signal(Q)
+        m.d.comb += lane_ok.eq(Cat(*[((fo_q << LOGQ) | j) < cur_n_out for j in range(Q)]))
 
         # memory read addresses while running
         with m.If(busy):
             m.d.comb += [
-                w_r.addr.eq(mac_row + mac_g),
-                a_r.addr.eq(Mux(f_issue, cur_nbase + f_g, s1_addr)),
-                b_r.addr.eq(Mux(clearing, clr, cur_nbase + f_g)), th_r.addr.eq(cur_nbase + f_g),
-                u_r.addr.eq(Mux(am_issue, cur_nbase + (am_j >> LOGP), cur_nbase + f_g)),
+                wm.r_addr.eq(mac_row + mac_g),
+                am.r_addr.eq(Mux(f_issue, cur_nbase + (f_q >> LOGR), s1_addr)),
+                bm.r_addr.eq(Mux(clearing, clr, cur_qbase + f_q)),
+                thm.r_addr.eq(cur_qbase + f_q),
+                um.r_addr.eq(Mux(am_issue, cur_qbase + (am_j >> LOGQ), cur_qbase + f_q)),
             ]
         with m.Else():
-            m.d.comb += [w_r.addr.eq(h_word), a_r.addr.eq(h_word), b_r.addr.eq(h_word),
-                         th_r.addr.eq(h_word), u_r.addr.eq(h_word)]
+            m.d.comb += [wm.r_addr.eq(h_pword), am.r_addr.eq(h_pword), bm.r_addr.eq(h_qword),
+                         thm.r_addr.eq(h_qword), um.r_addr.eq(h_qword)]
 
         # accumulator writes: fire (reload the bias) > synapse engine > sample clear (load
         # the bias). An accumulator therefore holds b + (the events added so far): every
         # partial sum is a value of a = W s + b for some input, inside the proven range.
-        sums = Cat(*[(lane(a_r.data, j, A).as_signed()
+        sums = Cat(*[(lane(am.r_data, j, A).as_signed()
                       + lane(prod, j, WB + 9).as_signed())[:A] for j in range(P)])
+        q_mask = Array(Const(((1 << Q) - 1) << (s * Q), P) for s in range(R))
+        bias_rep = Cat(*([bm.r_data] * R))
         with m.If(sf_valid):
-            m.d.comb += [a_w.addr.eq(sf_addr), a_w.data.eq(b_r.data), a_w.en.eq(-1)]
+            m.d.comb += [am.w_addr.eq(sf_aaddr), am.w_data.eq(bias_rep),
+                         am.w_en.eq(q_mask[sf_sub if LOGR else 0])]
         with m.Elif(s2_valid):
-            m.d.comb += [a_w.addr.eq(s2_addr), a_w.data.eq(sums), a_w.en.eq(-1)]
+            m.d.comb += [am.w_addr.eq(s2_addr), am.w_data.eq(sums), am.w_en.eq(-1)]
         with m.Elif(cl_valid):
-            m.d.comb += [a_w.addr.eq(cl_addr), a_w.data.eq(b_r.data), a_w.en.eq(-1)]
+            m.d.comb += [am.w_addr.eq(cl_addr >> LOGR), am.w_data.eq(bias_rep),
+                         am.w_en.eq(q_mask[cl_addr[:LOGR] if LOGR else 0])]
         # membrane writes: fire > sample clear > host
-        u_next = Cat(*[Mux(lane_ok[j], lanes[j].u_next, 0) for j in range(P)])
+        u_next = Cat(*[Mux(lane_ok[j], lanes[j].u_next, 0) for j in range(Q)])
         with m.If(fo_valid):
-            m.d.comb += [u_w.addr.eq(fo_addr), u_w.data.eq(u_next), u_w.en.eq(-1)]
+            m.d.comb += [um.w_addr.eq(fo_addr), um.w_data.eq(u_next), um.w_en.eq(-1)]
         with m.Elif(clearing):
-            m.d.comb += [u_w.addr.eq(clr), u_w.data.eq(0), u_w.en.eq(-1)]
+            m.d.comb += [um.w_addr.eq(clr), um.w_data.eq(0), um.w_en.eq(-1)]
         with m.Else():
-            m.d.comb += [u_w.addr.eq(h_word), u_w.data.eq(rep(V)),
-                         u_w.en.eq(Mux(host_w & in_range & (region == MM.Region.MEMBRANE),
-                                       onehot, 0))]
+            m.d.comb += [um.w_addr.eq(h_qword), um.w_data.eq(rep(V, Q)),
+                         um.w_en.eq(host_en(MM.Region.MEMBRANE, onehot_q))]
         # spike writes (CF layers)
-        spikes = Cat(*[Mux(lane_ok[j], lanes[j].spike, 0) for j in range(P)])
-        m.d.comb += [s_w.addr.eq(t_sbase + fo_addr), s_w.data.eq(spikes),
-                     s_w.en.eq(Mux(fo_valid & ~cur_kind, -1, 0))]
-        fired = Signal(range(P + 1))
-        m.d.comb += fired.eq(sum((lanes[j].spike != 0) & lane_ok[j] for j in range(P)))
+        spikes = Cat(*[Mux(lane_ok[j], lanes[j].spike, 0) for j in range(Q)])
+        m.d.comb += [sm.w_addr.eq(t_sbase + fo_addr), sm.w_data.eq(spikes),
+                     sm.w_en.eq(Mux(fo_valid & ~cur_kind, -1, 0))]
+        fired = Signal(range(Q + 1))
+        m.d.comb += fired.eq(sum((lanes[j].spike != 0) & lane_ok[j] for j in range(Q)))
+        layer_spikes = Signal(32)     # spikes of the current layer at this step
         with m.If(fo_valid & ~cur_kind):
-            m.d.sync += spike_count[li].eq(spike_count[li] + fired)
+            m.d.sync += layer_spikes.eq(layer_spikes + fired)
         # delay line from the lane inputs to the lane outputs
-        dv, dg, da = sf_valid, sf_g, sf_addr
+        dv, dq, da = sf_valid, sf_q, sf_addr
         for i in range(CFLane.LATENCY):
-            nv, ng, na = Signal(name=f"fv{i}"), Signal(16, name=f"fg{i}"), Signal(32, name=f"fa{i}")
-            m.d.sync += [nv.eq(dv), ng.eq(dg), na.eq(da)]
-            dv, dg, da = nv, ng, na
-        m.d.comb += [fo_valid.eq(dv), fo_g.eq(dg), fo_addr.eq(da)]
-        m.d.sync += [sf_valid.eq(f_issue), sf_g.eq(f_g), sf_addr.eq(cur_nbase + f_g),
+            nv, nq, na = Signal(name=f"fv{i}"), Signal(16, name=f"fq{i}"), Signal(32, name=f"fa{i}")
+            m.d.sync += [nv.eq(dv), nq.eq(dq), na.eq(da)]
+            dv, dq, da = nv, nq, na
+        m.d.comb += [fo_valid.eq(dv), fo_q.eq(dq), fo_addr.eq(da)]
+        m.d.sync += [sf_valid.eq(f_issue), sf_q.eq(f_q), sf_addr.eq(cur_qbase + f_q),
+                     sf_aaddr.eq(cur_nbase + (f_q >> LOGR)),
                      cl_valid.eq(clearing), cl_addr.eq(clr)]
+        if LOGR:
+            m.d.sync += sf_sub.eq(f_q[:LOGR])
 
         # argmax pipeline
-        am_val = Array(lane(u_r.data, j, V).as_signed() for j in range(P))[
-            am_pj[:LOGP] if LOGP else 0]
+        am_val = Array(lane(um.r_data, j, V).as_signed() for j in range(Q))[
+            am_pj[:LOGQ] if LOGQ else 0]
         m.d.sync += [am_pvalid.eq(am_issue), am_pj.eq(am_j)]
         with m.If(am_pvalid):
             with m.If((am_pj == 0) | (am_val > best)):
@@ -441,17 +486,21 @@ class CFCore(wiring.Component):
         vb_m1 = Signal(5)
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
-        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~fifo.r_rdy & ~mac_busy & ~s1_valid \
-            & ~s2_valid
-        # CHECK: three cycles per layer (load the layer's fields, form the products and
-        # ends, compare), so that no single cycle has the Array mux, the multiply and the
-        # comparisons in a row
+        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~q_valid & ~fifo.r_rdy & ~mac_busy \
+            & ~s1_valid & ~s2_valid
+        # CHECK per layer: load the layer's fields (one cycle), form n_in x G and T x n_in by
+        # shift and add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no single cycle
+        # has the Array mux, a product and the comparisons in a row, and no DSP block is spent
         q_kind, q_first, q_last = Signal(), Signal(), Signal()
         q_n_in, q_n_out, q_prev_out = Signal(16), Signal(16), Signal(16)
         q_k, q_leak = Signal(16), Signal(16)
         q_nbase, q_wbase = Signal(32), Signal(32)
         q_g = Signal(16)
         q_nend, q_wend, q_tin = Signal(33), Signal(48), Signal(32)
+        mul_a = Signal(16)            # n_in, shifted right: its bits select the addends
+        mul_g = Signal(32)            # G << bit
+        mul_t = Signal(32)            # T << bit
+        mul_n = Signal(range(CHECK_MUL_CYCLES + 1))
         # layers must occupy the memories in order, without overlapping: the first free
         # neuron and weight words after the layers checked so far
         chk_nfree = Signal(33)
@@ -478,14 +527,16 @@ class CFCore(wiring.Component):
             m.d.comb += c_err.eq(MM.ErrorCode.LAYOUT)
 
         def load_layer(idx):
-            g = (cfg_n_out[idx] + (P - 1)) >> LOGP
+            n_out = cfg_n_out[idx]
+            nbase = cfg_nbase[idx]
             return [cur_kind.eq(cfg_kind[idx]), cur_n_in.eq(cfg_n_in[idx]),
-                    cur_n_out.eq(cfg_n_out[idx]), cur_k.eq(cfg_k[idx]),
+                    cur_n_out.eq(n_out), cur_k.eq(cfg_k[idx]),
                     cur_bip.eq(cfg_flags[idx][0]), cur_rz.eq(cfg_flags[idx][1]),
-                    cur_leak.eq(cfg_leak[idx]), cur_wbase.eq(cfg_wbase[idx]),
-                    cur_nbase.eq(cfg_nbase[idx]), cur_g.eq(g),
-                    prev_nbase.eq(cfg_nbase[idx - 1] if LMAX > 1 else 0),
-                    scan_i.eq(0), scan_row.eq(cfg_wbase[idx])]
+                    cur_leak.eq(cfg_leak[idx]),
+                    cur_nbase.eq(nbase), cur_qbase.eq(nbase << LOGR),
+                    cur_g.eq((n_out + (P - 1)) >> LOGP), cur_fq.eq((n_out + (Q - 1)) >> LOGQ),
+                    prev_qbase.eq((cfg_nbase[idx - 1] << LOGR) if LMAX > 1 else 0),
+                    scan_i.eq(0), scan_row.eq(cfg_wbase[idx]), layer_spikes.eq(0)]
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -506,23 +557,28 @@ class CFCore(wiring.Component):
                     with m.Else():
                         m.next = "CHECK"
             with m.State("CHECK"):
+                g = (cfg_n_out[ci] + (P - 1)) >> LOGP
                 m.d.sync += [q_kind.eq(cfg_kind[ci]), q_n_in.eq(cfg_n_in[ci]),
                              q_n_out.eq(cfg_n_out[ci]), q_k.eq(cfg_k[ci]),
                              q_leak.eq(cfg_leak[ci]), q_nbase.eq(cfg_nbase[ci]),
                              q_wbase.eq(cfg_wbase[ci]), q_first.eq(ci == 0),
-                             q_last.eq(ci + 1 == n_layers),
-                             q_g.eq((cfg_n_out[ci] + (P - 1)) >> LOGP)]
-                m.next = "CHECK_SUM"
-            with m.State("CHECK_SUM"):
-                m.d.sync += [q_nend.eq(q_nbase + q_g), q_wend.eq(q_wbase + q_n_in * q_g),
-                             q_tin.eq(T * q_n_in)]
-                m.next = "CHECK_CMP"
+                             q_last.eq(ci + 1 == n_layers), q_g.eq(g),
+                             q_wend.eq(cfg_wbase[ci]), q_tin.eq(0),
+                             mul_a.eq(cfg_n_in[ci]), mul_g.eq(g), mul_t.eq(T), mul_n.eq(0)]
+                m.next = "CHECK_MUL"
+            with m.State("CHECK_MUL"):
+                with m.If(mul_a[0]):
+                    m.d.sync += [q_wend.eq(q_wend + mul_g), q_tin.eq(q_tin + mul_t)]
+                m.d.sync += [mul_a.eq(mul_a >> 1), mul_g.eq(mul_g << 1), mul_t.eq(mul_t << 1),
+                             mul_n.eq(mul_n + 1), q_nend.eq(q_nbase + q_g)]
+                with m.If(mul_n == CHECK_MUL_CYCLES - 1):
+                    m.next = "CHECK_CMP"
             with m.State("CHECK_CMP"):
                 with m.If(c_err != 0):
                     m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(ci)]
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += [used_words.eq(q_nend), chk_nfree.eq(q_nend),
+                    m.d.sync += [used_words.eq(q_nend << LOGR), chk_nfree.eq(q_nend),
                                  chk_wfree.eq(q_wend), q_prev_out.eq(q_n_out)]
                     with m.If(q_last):
                         m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
@@ -540,12 +596,12 @@ class CFCore(wiring.Component):
             with m.State("ACCUM"):
                 m.d.comb += scanning.eq(1)
                 with m.If(accum_done):
-                    m.d.sync += f_g.eq(0)
+                    m.d.sync += f_q.eq(0)
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += f_issue.eq(1)
-                m.d.sync += f_g.eq(f_g + 1)
-                with m.If(f_g + 1 == cur_g):
+                m.d.sync += f_q.eq(f_q + 1)
+                with m.If(f_q + 1 == cur_fq):
                     m.d.sync += drain.eq(CFLane.LATENCY)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
@@ -555,12 +611,14 @@ class CFCore(wiring.Component):
                     m.next = "NEXT"
             with m.State("NEXT"):
                 # the last membrane and spike writes land in this cycle
+                last_fired = Mux(fo_valid & ~cur_kind, fired, 0)
+                m.d.sync += spike_count[li].eq(spike_count[li] + layer_spikes + last_fired)
                 with m.If(li + 1 < n_layers):
                     m.d.sync += li.eq(li + 1)
                     m.d.sync += load_layer(li + 1)
                     m.next = "ACCUM"
                 with m.Elif(t + 1 < T):
-                    m.d.sync += [t.eq(t + 1), li.eq(0), t_sbase.eq(t_sbase + NW),
+                    m.d.sync += [t.eq(t + 1), li.eq(0), t_sbase.eq(t_sbase + NQ),
                                  in_base.eq(Mux(dynamic, in_base + cfg_n_in[0], 0))]
                     m.d.sync += load_layer(0)
                     m.next = "ACCUM"
@@ -579,11 +637,15 @@ class CFCore(wiring.Component):
         return m
 
 
+#: Depth of the event FIFO between the scanner and the synapse engine.
+EVENT_FIFO_DEPTH = 8
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the next layer's setup.
-STEP_OVERHEAD = 6 + CFLane.LATENCY
+STEP_OVERHEAD = 7 + CFLane.LATENCY
+#: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
+CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.
-CHECK_CYCLES = 3
+CHECK_CYCLES = 2 + CHECK_MUL_CYCLES
 #: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
 SAMPLE_OVERHEAD = 4
 
@@ -595,14 +657,15 @@ def cycle_budget(model, params: MM.BuildParams, events) -> tuple[int, int]:
     padded work = sum over layers and steps of events x ceil(n_out / lanes) (the synapse
     engine updates one word of ``lanes`` neurons per cycle); fixed overhead = per layer and
     step: n_in (the scan, one input per cycle, overlapped with the synapse work) +
-    ceil(n_out / lanes) (fire) + STEP_OVERHEAD; per sample: 3 x n_layers (CHECK) + the neuron
-    words in use (CLEAR) + n_out of the readout (ARGMAX) + SAMPLE_OVERHEAD.
+    ceil(n_out / fire_lanes) (fire) + STEP_OVERHEAD; per sample: CHECK_CYCLES x n_layers +
+    the fire words in use (CLEAR) + n_out of the readout (ARGMAX) + SAMPLE_OVERHEAD.
     The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
-    G = [MM.ceil_div(l.n_out, params.lanes) for l in model.layers]
+    P, Q = params.lanes, params.fire_lanes
+    G = [MM.ceil_div(l.n_out, P) for l in model.layers]
+    FQ = [MM.ceil_div(l.n_out, Q) for l in model.layers]
     ev = np.asarray(events)
     work = int(sum(int(ev[i].sum()) * g for i, g in enumerate(G)))
-    per_step = sum(l.n_in + g + STEP_OVERHEAD for l, g in zip(model.layers, G))
-    fixed = model.T * per_step + CHECK_CYCLES * len(model.layers) + sum(G) \
-        + model.layers[-1].n_out \
-        + SAMPLE_OVERHEAD
+    per_step = sum(l.n_in + f + STEP_OVERHEAD for l, f in zip(model.layers, FQ))
+    fixed = model.T * per_step + CHECK_CYCLES * len(model.layers) + sum(G) * (P // Q) \
+        + model.layers[-1].n_out + SAMPLE_OVERHEAD
     return work, fixed

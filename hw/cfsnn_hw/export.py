@@ -17,7 +17,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="build/cfcore.v")
     defaults = MM.BuildParams()
     for f in fields(MM.BuildParams):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=getattr(defaults, f.name))
+        default = None if f.name == "fire_lanes" else getattr(defaults, f.name)   # = lanes
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=default)
     a = p.parse_args(argv)
     try:
         params = MM.BuildParams(**{f.name: getattr(a, f.name) for f in fields(MM.BuildParams)})

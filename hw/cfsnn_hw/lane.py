@@ -74,7 +74,9 @@ class CFLane(wiring.Component):
         for kk in range(1, F.K_MAX + 1):
             kt = Signal(unsigned(V + 3), name=f"theta_x{kk}")
             ge = Signal(name=f"ge{kk}")
-            m.d.comb += [kt.eq(theta1 * kk), ge.eq((mag >= kt) & (k1 >= kk))]
+            # k x theta by shifts and adds: no multiplier (and no DSP block) per lane
+            m.d.comb += [kt.eq(sum(theta1 << b for b in range(3) if kk >> b & 1)),
+                         ge.eq((mag >= kt) & (k1 >= kk))]
             c_k = Signal(range(F.K_MAX + 1), name=f"count{kk}")
             t_k = Signal(unsigned(V + 3), name=f"mtheta{kk}")
             m.d.comb += [c_k.eq(Mux(ge, kk, prev_c)), t_k.eq(Mux(ge, kt, prev_t))]

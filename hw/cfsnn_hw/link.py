@@ -226,7 +226,7 @@ class LinkBridge(wiring.Component):
                     with m.Default():
                         reply(m, PR.Status.BAD_OPCODE)
             # INFO: the core's build registers, then the link's own words
-            n_core_info = int(MM.Reg.K_MAX) + 1
+            n_core_info = MM.N_INFO
             link_info = [PR.MAX_PAYLOAD, PR.PROTOCOL_VERSION, self.clocks_per_bit]
             with m.State("INFO"):
                 m.d.comb += bus_read(MM.reg_addr(0) + k)

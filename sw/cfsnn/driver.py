@@ -172,7 +172,7 @@ class Device:
     def info(self) -> MM.BuildParams:
         """The core's build parameters (also sets ``link_info``)."""
         ws = PR.unwords(self.transact(PR.Op.INFO))
-        n = int(MM.Reg.K_MAX) + 1
+        n = MM.N_INFO
         regs = {MM.Reg(i): ws[i] for i in range(n) if i in {r.value for r in MM.Reg}}
         try:
             self._params = MM.BuildParams.from_info(regs)

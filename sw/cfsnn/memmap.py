@@ -36,7 +36,7 @@ DATA_BITS = 32
 REGION_SHIFT = 20
 OFFSET_MASK = (1 << REGION_SHIFT) - 1
 MAGIC = 0x4346534E          # "CFSN"
-MAP_VERSION = 1
+MAP_VERSION = 2
 
 
 class Region(enum.IntEnum):
@@ -62,6 +62,7 @@ class Reg(enum.IntEnum):
     T_MAX = 0x08
     WIDTHS = 0x09            # w_bits | v_bits << 8 | acc_bits << 16 | in_bits << 24
     K_MAX = 0x0A
+    FIRE_LANES = 0x0B        # neurons the fire stage updates per cycle (divides LANES)
     CTRL = 0x10              # write CTRL_START to run; CTRL_CLEAR clears done/error flags
     STATUS = 0x11            # see Status
     T = 0x12
@@ -77,6 +78,8 @@ class Reg(enum.IntEnum):
 
 
 LAYER_STRIDE = 8
+#: The read-only build registers are ``Reg.ID .. N_INFO - 1`` (INFO returns them in order).
+N_INFO = int(Reg.FIRE_LANES) + 1
 
 
 class LayerField(enum.IntEnum):
@@ -153,7 +156,11 @@ def ceil_div(a: int, b: int) -> int:
 class BuildParams:
     """What one build of the core holds. The defaults fit the digits model easily.
 
-    lanes : neurons updated per cycle (a power of two)
+    lanes : neurons the synapse engine updates per cycle (a power of two)
+    fire_lanes : CF neuron units of the fire stage (a power of two dividing ``lanes``;
+        default ``lanes``). Fewer units make a smaller core (the iCE40 build uses 1): fire
+        takes ceil(n_out / fire_lanes) cycles per layer and step instead of ceil(n_out / lanes),
+        and the neuron memories are ``fire_lanes`` neurons wide
     max_layers : layers, the readout included
     max_neurons : neurons per layer
     neuron_words : depth of the neuron memories, in words of ``lanes`` neurons
@@ -174,13 +181,20 @@ class BuildParams:
     v_bits: int = 16
     acc_bits: int = 24
     in_bits: int = 8
+    fire_lanes: int | None = None
 
     def __post_init__(self):
         def need(cond, msg):
             if not cond:
                 raise ValueError(msg)
-        need(self.lanes >= 1 and self.lanes & (self.lanes - 1) == 0,
+        need(isinstance(self.lanes, int) and self.lanes >= 1
+             and self.lanes & (self.lanes - 1) == 0,
              f"lanes must be a power of two, not {self.lanes}")
+        if self.fire_lanes is None:
+            object.__setattr__(self, "fire_lanes", self.lanes)
+        q = self.fire_lanes
+        need(isinstance(q, int) and 1 <= q <= self.lanes and q & (q - 1) == 0,
+             f"fire_lanes must be a power of two in [1, lanes={self.lanes}], not {q}")
         need(1 <= self.max_layers <= 16, f"max_layers must be in [1, 16], not {self.max_layers}")
         need(self.max_neurons >= 1, f"max_neurons must be >= 1, not {self.max_neurons}")
         need(self.neuron_words >= 1 and self.weight_words >= 1 and self.input_depth >= 1,
@@ -219,7 +233,8 @@ class BuildParams:
                 Reg.MAX_LAYERS: self.max_layers, Reg.MAX_NEURONS: self.max_neurons,
                 Reg.NEURON_WORDS: self.neuron_words, Reg.WEIGHT_WORDS: self.weight_words,
                 Reg.INPUT_DEPTH: self.input_depth, Reg.T_MAX: self.t_max,
-                Reg.WIDTHS: self.widths_word(), Reg.K_MAX: self.k_max}
+                Reg.WIDTHS: self.widths_word(), Reg.K_MAX: self.k_max,
+                Reg.FIRE_LANES: self.fire_lanes}
 
     @classmethod
     def from_info(cls, regs: dict) -> "BuildParams":
@@ -233,7 +248,8 @@ class BuildParams:
                    max_neurons=regs[Reg.MAX_NEURONS], neuron_words=regs[Reg.NEURON_WORDS],
                    weight_words=regs[Reg.WEIGHT_WORDS], input_depth=regs[Reg.INPUT_DEPTH],
                    t_max=regs[Reg.T_MAX], w_bits=w & 0xFF, v_bits=(w >> 8) & 0xFF,
-                   acc_bits=(w >> 16) & 0xFF, in_bits=(w >> 24) & 0xFF)
+                   acc_bits=(w >> 16) & 0xFF, in_bits=(w >> 24) & 0xFF,
+                   fire_lanes=regs[Reg.FIRE_LANES])
 
     def check_fits(self, model, dynamic: bool = True) -> list[str]:
         """Reasons why ``model`` cannot run on this build (empty if it fits)."""

@@ -10,7 +10,7 @@ from cfsnn import memmap as MM
 from cfsnn.model import Layer, Model
 from cfsnn.testing import random_codes, random_model
 from cfsnn_hw import CFCore
-from cfsnn_hw.core import cycle_budget
+from cfsnn_hw.core import CHECK_CYCLES, cycle_budget
 from cfsnn_hw.pysim import Bus, rtl_run
 
 SMALL = MM.BuildParams(lanes=4, max_layers=4, max_neurons=32, neuron_words=32,
@@ -37,12 +37,15 @@ def test_random_models(trial, seeded_rng):
     check_equal(model, random_codes(seeded_rng, model, 3), SMALL)
 
 
-@pytest.mark.parametrize("lanes", [1, 2, 8])
-def test_lane_counts(lanes, seeded_rng):
-    params = MM.BuildParams(lanes=lanes, max_layers=3, max_neurons=20, neuron_words=64,
-                            weight_words=1024, input_depth=128, t_max=4)
-    model = random_model(seeded_rng, max_width=11, T=3, n_layers=1, v_bits=10)
-    check_equal(model, random_codes(seeded_rng, model, 2), params)
+@pytest.mark.parametrize("lanes,fire_lanes", [(1, 1), (2, 2), (8, 8), (8, 1), (8, 2), (4, 1)])
+def test_lane_counts(lanes, fire_lanes, seeded_rng):
+    params = MM.BuildParams(lanes=lanes, fire_lanes=fire_lanes, max_layers=3, max_neurons=20,
+                            neuron_words=64, weight_words=1024, input_depth=128, t_max=4)
+    model = random_model(seeded_rng, max_width=11, T=3, n_layers=2, v_bits=10)
+    r, g = check_equal(model, random_codes(seeded_rng, model, 2), params)
+    for b in range(2):
+        work, fixed = cycle_budget(model, params, g.input_events[b])
+        assert r.cycles[b] <= work + fixed, (r.cycles[b], work, fixed)
 
 
 def test_extreme_model(seeded_rng):
@@ -119,7 +122,8 @@ def test_bad_configuration_is_refused(override, code, layer):
     assert st & MM.Status.ERROR and not st & MM.Status.BUSY and not st & MM.Status.DONE
     assert (st >> MM.STATUS_CODE_SHIFT) & 0xFF == code
     assert (st >> MM.STATUS_LAYER_SHIFT) & 0xF == layer
-    assert out["cycles"] <= 8         # refused in CHECK: nothing was computed
+    # refused in CHECK (at most two layers checked): nothing was computed
+    assert out["cycles"] <= 2 * CHECK_CYCLES + 2
 
 
 def test_build_information_registers():

@@ -85,7 +85,7 @@ def test_info_write_read_run():
     assert [r[0] for r in replies] == [1] + list(range(10, 10 + len(frames) - 4)) + [100, 101, 102]
     assert all(r[1] == PR.Status.OK.value for r in replies)
     info = PR.unwords(replies[0][2])
-    regs = {MM.Reg(i): info[i] for i in range(int(MM.Reg.K_MAX) + 1) if i in {r.value for r in MM.Reg}}
+    regs = {MM.Reg(i): info[i] for i in range(MM.N_INFO) if i in {r.value for r in MM.Reg}}
     assert MM.BuildParams.from_info(regs) == PARAMS
     assert info[-3:] == [PR.MAX_PAYLOAD, PR.PROTOCOL_VERSION, 4]
     assert PR.unwords(replies[-3][2]) == [4, 3, 2]
