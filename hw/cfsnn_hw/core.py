@@ -134,19 +134,22 @@ class CFCore(wiring.Component):
         vbits = Signal(CB["V_BITS"], init=V)
         dynamic = Signal(CB["INPUT_MODE"])
 
-        def per_layer(field, name):
-            return Array(Signal(LB[field], name=f"{name}{i}") for i in range(LMAX))
-        cfg_kind = per_layer(LF.KIND, "kind")
-        cfg_n_in = per_layer(LF.N_IN, "n_in")
-        cfg_n_out = per_layer(LF.N_OUT, "n_out")
-        cfg_k = per_layer(LF.K, "k")
-        cfg_flags = per_layer(LF.FLAGS, "flags")
-        cfg_leak = per_layer(LF.LEAK, "leak")
-        cfg_wbase = per_layer(LF.WEIGHT_BASE, "wbase")
-        cfg_nbase = per_layer(LF.NEURON_BASE, "nbase")
-        layer_cfg = [(LF.KIND, cfg_kind), (LF.N_IN, cfg_n_in), (LF.N_OUT, cfg_n_out),
-                     (LF.K, cfg_k), (LF.FLAGS, cfg_flags), (LF.LEAK, cfg_leak),
-                     (LF.WEIGHT_BASE, cfg_wbase), (LF.NEURON_BASE, cfg_nbase)]
+        # the per-layer configuration lives in a small memory at the register window
+        # LAYER + 8 * layer + field (one 32-bit word per field, the stored bits of each field
+        # kept on write): the sequencer loads one layer's fields at a time (LOAD), so no wide
+        # per-layer register file or layer-indexed multiplexers are needed
+        cfgmem = Memory(shape=unsigned(32), depth=LMAX * MM.LAYER_STRIDE, init=[])
+        m.submodules.layer_config = cfgmem
+        cfg_w = cfgmem.write_port()
+        cfg_r = cfgmem.read_port()
+        # the layer being checked or run, as loaded from the configuration memory
+        L_kind, L_n_in, L_n_out = Signal(LB[LF.KIND]), Signal(LB[LF.N_IN]), Signal(LB[LF.N_OUT])
+        L_k, L_flags, L_leak = Signal(LB[LF.K]), Signal(LB[LF.FLAGS]), Signal(LB[LF.LEAK])
+        L_wbase, L_nbase = Signal(LB[LF.WEIGHT_BASE]), Signal(LB[LF.NEURON_BASE])
+        layer_fields = {LF.KIND: L_kind, LF.N_IN: L_n_in, LF.N_OUT: L_n_out, LF.K: L_k,
+                        LF.FLAGS: L_flags, LF.LEAK: L_leak, LF.WEIGHT_BASE: L_wbase,
+                        LF.NEURON_BASE: L_nbase}
+        assert sorted(layer_fields) == list(range(MM.LAYER_STRIDE))
 
         busy, done, error, awb, bad_addr = Signal(), Signal(), Signal(), Signal(), Signal()
         err_code = Signal(8)
@@ -213,11 +216,14 @@ class CFCore(wiring.Component):
                     m.d.sync += vbits.eq(bus.w_data)
                 with m.Case(MM.Reg.INPUT_MODE):
                     m.d.sync += dynamic.eq(bus.w_data[0])
-            for i in range(LMAX):
-                base = MM.Reg.LAYER + i * MM.LAYER_STRIDE
-                for fld, arr in layer_cfg:
-                    with m.If(reg_off == base + fld):
-                        m.d.sync += arr[i].eq(bus.w_data)
+        is_cfg = (region == MM.Region.REG) & (reg_off >= MM.Reg.LAYER) \
+            & (reg_off < MM.Reg.LAYER + LMAX * MM.LAYER_STRIDE)
+        field_mask = Array(Const((1 << LB[LF(f)]) - 1, 32) for f in range(MM.LAYER_STRIDE))
+        with m.If(is_cfg & busy & (bus.w_en | bus.r_en)):
+            m.d.sync += awb.eq(1)
+        m.d.comb += [cfg_w.addr.eq(reg_off - MM.Reg.LAYER),
+                     cfg_w.data.eq(bus.w_data & field_mask[reg_off[:3]]),
+                     cfg_w.en.eq(host_w & is_cfg)]
 
         # reads: registers answer from a mux; memories through their read ports (when idle)
         r_pending = Signal()
@@ -225,8 +231,9 @@ class CFCore(wiring.Component):
         r_plane = Signal(max(1, LOGP))
         r_qlane = Signal(max(1, LOGQ))
         r_regval = Signal(32)
+        r_cfg = Signal()
         m.d.sync += [r_pending.eq(bus.r_en), r_region.eq(region), r_plane.eq(h_plane),
-                     r_qlane.eq(h_qlane)]
+                     r_qlane.eq(h_qlane), r_cfg.eq(is_cfg)]
         regval = Signal(32)
         status = Cat(busy, done, error, awb, bad_addr, Const(0, 3), err_code, err_layer)
         info = p.info_registers()
@@ -244,10 +251,6 @@ class CFCore(wiring.Component):
             for i in range(LMAX):
                 with m.Case(MM.Reg.SPIKES + i):
                     m.d.comb += regval.eq(spike_count[i])
-                base = MM.Reg.LAYER + i * MM.LAYER_STRIDE
-                for fld, arr in layer_cfg:
-                    with m.Case(base + fld):
-                        m.d.comb += regval.eq(arr[i])
         m.d.sync += r_regval.eq(Mux(region == MM.Region.REG, regval, 0))
 
         def lane_of(mp, sel, signed_=True):
@@ -258,8 +261,10 @@ class CFCore(wiring.Component):
         m.d.sync += r_busy.eq(busy)
         with m.If(r_pending):
             m.d.comb += bus.r_valid.eq(1)
-            with m.If(r_busy & (r_region != MM.Region.REG)):
+            with m.If(r_busy & ((r_region != MM.Region.REG) | r_cfg)):
                 m.d.comb += bus.r_data.eq(0)
+            with m.Elif(r_cfg):
+                m.d.comb += bus.r_data.eq(cfg_r.data)
             with m.Else():
                 with m.Switch(r_region):
                     with m.Case(MM.Region.REG):
@@ -278,36 +283,37 @@ class CFCore(wiring.Component):
                         m.d.comb += bus.r_data.eq(lane_of(sm, r_qlane))
 
         # ---------------------------------------------------------------- sequencer state
+        # address registers are as wide as the addresses (CHECK proved every base + size fits)
+        WNW, WNQ = NW.bit_length(), NQ.bit_length()
+        WSQ, WIN = (p.t_max * NQ).bit_length(), p.input_depth.bit_length()
         t = Signal(16)
-        li = Signal(range(max(2, LMAX)))
-        ci = Signal(range(max(2, LMAX)))
+        li = Signal(range(max(2, LMAX)))   # the layer being checked or run
+        ld_f = Signal(range(MM.LAYER_STRIDE + 1))
+        checking = Signal()
         clr = Signal(range(max(2, NQ)))
-        t_sbase = Signal(32)          # t * NQ: spike memory word base of step t
-        in_base = Signal(32)          # t * n_in of layer 0 (dynamic input) or 0
-        cur_kind = Signal()
-        cur_n_in = Signal(16)
-        cur_n_out = Signal(16)
-        cur_k = Signal(3)
-        cur_bip = Signal()
-        cur_rz = Signal()
-        cur_leak = Signal(4)
-        cur_nbase = Signal(32)        # in synapse words (P neurons)
-        cur_qbase = Signal(32)        # the same, in fire words (Q neurons)
+        t_sbase = Signal(WSQ)         # t * NQ: spike memory word base of step t
+        in_base = Signal(WIN)          # t * n_in of layer 0 (dynamic input) or 0
+        cur_kind, cur_n_in, cur_n_out = L_kind, L_n_in, L_n_out
+        cur_k, cur_leak = L_k[:3], L_leak[:4]        # CHECK proved they fit
+        cur_bip, cur_rz = L_flags[0], L_flags[1]
+        n_in0 = Signal(16)            # layer 0's n_in: the per-step input stride
+        cur_nbase = Signal(WNW)       # in synapse words (P neurons)
+        cur_qbase = Signal(WNQ)       # the same, in fire words (Q neurons)
         cur_g = Signal(16)            # synapse words of the layer: ceil(n_out / P)
         cur_fq = Signal(16)           # fire words of the layer: ceil(n_out / Q)
-        prev_qbase = Signal(32)
+        prev_qbase = Signal(WNQ)
         vmin = Signal(signed(V))
         vmax = Signal(signed(V))
 
         # scanner: issue a read, get the value, register it, test it (three stages)
         scan_i = Signal(16)
-        scan_row = Signal(32)
+        scan_row = Signal(_bits(WW + 1) + 1)
         p_valid = Signal()
         p_idx = Signal(16)
-        p_row = Signal(32)
+        p_row = Signal(_bits(WW + 1) + 1)
         q_valid = Signal()
         q_val = Signal(signed(9))
-        q_row = Signal(32)
+        q_row = Signal(_bits(WW + 1) + 1)
         scanning = Signal()
         # event FIFO: (row address, signed value). The scanner issues a read only when the
         # FIFO has room for it and for everything already in flight, so it never retries.
@@ -324,23 +330,23 @@ class CFCore(wiring.Component):
         # every read is one cycle before its write and the transparent read port covers
         # back-to-back events on the same word.
         s1_valid = Signal()
-        s1_addr = Signal(32)
+        s1_addr = Signal(WNW)
         s1_val = Signal(signed(9))
         s2_valid = Signal()
-        s2_addr = Signal(32)
+        s2_addr = Signal(WNW)
         prod = Signal(P * (WB + 9))
         # fire: one word of Q neurons per cycle
         f_q = Signal(16)
         f_issue = Signal()
         sf_valid = Signal()           # the fire reads are back: lane inputs, bias reload
         sf_q = Signal(16)
-        sf_addr = Signal(32)          # fire word
-        sf_aaddr = Signal(32)         # its accumulator word
+        sf_addr = Signal(WNQ)         # fire word
+        sf_aaddr = Signal(WNW)        # its accumulator word
         sf_sub = Signal(max(1, LOGR))  # which Q lanes of the accumulator word
         # the lanes' results, CFLane.LATENCY cycles later: membrane and spike writes
         fo_valid = Signal()
         fo_q = Signal(16)
-        fo_addr = Signal(32)
+        fo_addr = Signal(WNQ)
         # argmax
         am_j = Signal(16)
         am_issue = Signal()
@@ -352,7 +358,7 @@ class CFCore(wiring.Component):
         drain = Signal(range(CFLane.LATENCY + 2))
         cl_valid = Signal()           # CLEAR's accumulator write, one cycle after its bias read
         cl_addr = Signal(range(max(2, NQ)))
-        used_words = Signal(32)       # fire words the configured model occupies
+        used_words = Signal(WNQ + 1)       # fire words the configured model occupies
 
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
@@ -464,7 +470,7 @@ class CFCore(wiring.Component):
         # delay line from the lane inputs to the lane outputs
         dv, dq, da = sf_valid, sf_q, sf_addr
         for i in range(CFLane.LATENCY):
-            nv, nq, na = Signal(name=f"fv{i}"), Signal(16, name=f"fq{i}"), Signal(32, name=f"fa{i}")
+            nv, nq, na = Signal(name=f"fv{i}"), Signal(16, name=f"fq{i}"), Signal(WNQ, name=f"fa{i}")
             m.d.sync += [nv.eq(dv), nq.eq(dq), na.eq(da)]
             dv, dq, da = nv, nq, na
         m.d.comb += [fo_valid.eq(dv), fo_q.eq(dq), fo_addr.eq(da)]
@@ -488,15 +494,14 @@ class CFCore(wiring.Component):
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
         accum_done = (scan_i >= cur_n_in) & ~p_valid & ~q_valid & ~fifo.r_rdy & ~mac_busy \
             & ~s1_valid & ~s2_valid
-        # CHECK per layer: load the layer's fields (one cycle), form n_in x G and T x n_in by
-        # shift and add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no single cycle
-        # has the Array mux, a product and the comparisons in a row, and no DSP block is spent
-        q_kind, q_first, q_last = Signal(), Signal(), Signal()
-        q_n_in, q_n_out, q_prev_out = Signal(16), Signal(16), Signal(16)
-        q_k, q_leak = Signal(16), Signal(16)
-        q_nbase, q_wbase = Signal(32), Signal(32)
+        # CHECK per layer: LOAD the layer's fields, form n_in x G and T x n_in by shift and
+        # add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no DSP block is spent
+        q_kind, q_n_in, q_n_out, q_k, q_leak = L_kind, L_n_in, L_n_out, L_k, L_leak
+        q_nbase, q_wbase = L_nbase, L_wbase
+        q_first, q_last = li == 0, li + 1 == n_layers
+        q_prev_out = Signal(16)
         q_g = Signal(16)
-        q_nend, q_wend, q_tin = Signal(33), Signal(48), Signal(32)
+        q_nend, q_wend, q_tin = Signal(33), Signal(34), Signal(32)
         mul_a = Signal(16)            # n_in, shifted right: its bits select the addends
         mul_g = Signal(32)            # G << bit
         mul_t = Signal(32)            # T << bit
@@ -504,7 +509,7 @@ class CFCore(wiring.Component):
         # layers must occupy the memories in order, without overlapping: the first free
         # neuron and weight words after the layers checked so far
         chk_nfree = Signal(33)
-        chk_wfree = Signal(48)
+        chk_wfree = Signal(34)
         c_err = Signal(8)
         with m.If(q_kind != q_last):
             m.d.comb += c_err.eq(MM.ErrorCode.BAD_KIND)
@@ -526,23 +531,19 @@ class CFCore(wiring.Component):
         with m.Elif((q_nbase < chk_nfree) | (q_wbase < chk_wfree)):
             m.d.comb += c_err.eq(MM.ErrorCode.LAYOUT)
 
-        def load_layer(idx):
-            n_out = cfg_n_out[idx]
-            nbase = cfg_nbase[idx]
-            return [cur_kind.eq(cfg_kind[idx]), cur_n_in.eq(cfg_n_in[idx]),
-                    cur_n_out.eq(n_out), cur_k.eq(cfg_k[idx]),
-                    cur_bip.eq(cfg_flags[idx][0]), cur_rz.eq(cfg_flags[idx][1]),
-                    cur_leak.eq(cfg_leak[idx]),
-                    cur_nbase.eq(nbase), cur_qbase.eq(nbase << LOGR),
-                    cur_g.eq((n_out + (P - 1)) >> LOGP), cur_fq.eq((n_out + (Q - 1)) >> LOGQ),
-                    prev_qbase.eq((cfg_nbase[idx - 1] << LOGR) if LMAX > 1 else 0),
-                    scan_i.eq(0), scan_row.eq(cfg_wbase[idx]), layer_spikes.eq(0)]
+        m.d.comb += cfg_r.addr.eq(Mux(busy, Cat(ld_f[:3], li), reg_off - MM.Reg.LAYER))
+
+        def load(layer):
+            """Go to LOAD for ``layer`` (its fields arrive in L_*)."""
+            m.d.sync += [li.eq(layer), ld_f.eq(0)]
+            m.next = "LOAD"
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), err_code.eq(0),
-                                 err_layer.eq(0), ci.eq(0), cycles.eq(0), events.eq(0),
+                                 err_layer.eq(0), li.eq(0), ld_f.eq(0), checking.eq(1),
+                                 cycles.eq(0), events.eq(0),
                                  synops.eq(0), chk_nfree.eq(0), chk_wfree.eq(0),
                                  used_words.eq(0)]
                     m.d.sync += [spike_count[i].eq(0) for i in range(LMAX)]
@@ -555,16 +556,23 @@ class CFCore(wiring.Component):
                         m.d.sync += [busy.eq(0), error.eq(1),
                                      err_code.eq(MM.ErrorCode.BAD_V_BITS)]
                     with m.Else():
+                        m.next = "LOAD"
+            with m.State("LOAD"):
+                # one field per cycle: read field ld_f, store field ld_f - 1
+                m.d.sync += ld_f.eq(ld_f + 1)
+                with m.Switch(ld_f):
+                    for f, sig in layer_fields.items():
+                        with m.Case(f + 1):
+                            m.d.sync += sig.eq(cfg_r.data)
+                with m.If(ld_f == MM.LAYER_STRIDE):
+                    with m.If(checking):
                         m.next = "CHECK"
+                    with m.Else():
+                        m.next = "SETUP"
             with m.State("CHECK"):
-                g = (cfg_n_out[ci] + (P - 1)) >> LOGP
-                m.d.sync += [q_kind.eq(cfg_kind[ci]), q_n_in.eq(cfg_n_in[ci]),
-                             q_n_out.eq(cfg_n_out[ci]), q_k.eq(cfg_k[ci]),
-                             q_leak.eq(cfg_leak[ci]), q_nbase.eq(cfg_nbase[ci]),
-                             q_wbase.eq(cfg_wbase[ci]), q_first.eq(ci == 0),
-                             q_last.eq(ci + 1 == n_layers), q_g.eq(g),
-                             q_wend.eq(cfg_wbase[ci]), q_tin.eq(0),
-                             mul_a.eq(cfg_n_in[ci]), mul_g.eq(g), mul_t.eq(T), mul_n.eq(0)]
+                g = (L_n_out + (P - 1)) >> LOGP
+                m.d.sync += [q_g.eq(g), q_wend.eq(L_wbase), q_tin.eq(0),
+                             mul_a.eq(L_n_in), mul_g.eq(g), mul_t.eq(T), mul_n.eq(0)]
                 m.next = "CHECK_MUL"
             with m.State("CHECK_MUL"):
                 with m.If(mul_a[0]):
@@ -575,7 +583,7 @@ class CFCore(wiring.Component):
                     m.next = "CHECK_CMP"
             with m.State("CHECK_CMP"):
                 with m.If(c_err != 0):
-                    m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(ci)]
+                    m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(li)]
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += [used_words.eq(q_nend << LOGR), chk_nfree.eq(q_nend),
@@ -584,15 +592,23 @@ class CFCore(wiring.Component):
                         m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
                         m.next = "CLEAR"
                     with m.Else():
-                        m.d.sync += ci.eq(ci + 1)
-                        m.next = "CHECK"
+                        load(li + 1)
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += clr.eq(clr + 1)
                 with m.If(clr + 1 >= used_words):
-                    m.d.sync += [t.eq(0), li.eq(0), t_sbase.eq(0), in_base.eq(0)]
-                    m.d.sync += load_layer(0)
-                    m.next = "ACCUM"
+                    m.d.sync += [t.eq(0), t_sbase.eq(0), in_base.eq(0), checking.eq(0)]
+                    load(0)
+            with m.State("SETUP"):
+                # the derived values of the layer just loaded
+                m.d.sync += [cur_nbase.eq(L_nbase), cur_qbase.eq(L_nbase << LOGR),
+                             prev_qbase.eq(cur_qbase),
+                             cur_g.eq((L_n_out + (P - 1)) >> LOGP),
+                             cur_fq.eq((L_n_out + (Q - 1)) >> LOGQ),
+                             scan_i.eq(0), scan_row.eq(L_wbase), layer_spikes.eq(0)]
+                with m.If(li == 0):
+                    m.d.sync += n_in0.eq(L_n_in)
+                m.next = "ACCUM"
             with m.State("ACCUM"):
                 m.d.comb += scanning.eq(1)
                 with m.If(accum_done):
@@ -614,14 +630,11 @@ class CFCore(wiring.Component):
                 last_fired = Mux(fo_valid & ~cur_kind, fired, 0)
                 m.d.sync += spike_count[li].eq(spike_count[li] + layer_spikes + last_fired)
                 with m.If(li + 1 < n_layers):
-                    m.d.sync += li.eq(li + 1)
-                    m.d.sync += load_layer(li + 1)
-                    m.next = "ACCUM"
+                    load(li + 1)
                 with m.Elif(t + 1 < T):
-                    m.d.sync += [t.eq(t + 1), li.eq(0), t_sbase.eq(t_sbase + NQ),
-                                 in_base.eq(Mux(dynamic, in_base + cfg_n_in[0], 0))]
-                    m.d.sync += load_layer(0)
-                    m.next = "ACCUM"
+                    m.d.sync += [t.eq(t + 1), t_sbase.eq(t_sbase + NQ),
+                                 in_base.eq(Mux(dynamic, in_base + n_in0, 0))]
+                    load(0)
                 with m.Else():
                     m.d.sync += am_j.eq(0)
                     m.next = "ARGMAX"
@@ -638,14 +651,16 @@ class CFCore(wiring.Component):
 
 
 #: Depth of the event FIFO between the scanner and the synapse engine.
-EVENT_FIFO_DEPTH = 8
+EVENT_FIFO_DEPTH = 4
+#: Cycles per layer and step to LOAD the layer's configuration and set it up.
+LOAD_CYCLES = MM.LAYER_STRIDE + 2
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
-#: scanner, the event FIFO and the synapse engine, the last fire write, the next layer's setup.
-STEP_OVERHEAD = 7 + CFLane.LATENCY
+#: scanner, the event FIFO and the synapse engine, the last fire write, the layer's LOAD.
+STEP_OVERHEAD = 7 + CFLane.LATENCY + LOAD_CYCLES
 #: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
 CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.
-CHECK_CYCLES = 2 + CHECK_MUL_CYCLES
+CHECK_CYCLES = MM.LAYER_STRIDE + 1 + 2 + CHECK_MUL_CYCLES
 #: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
 SAMPLE_OVERHEAD = 4
 

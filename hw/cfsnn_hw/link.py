@@ -101,14 +101,16 @@ class LinkBridge(wiring.Component):
         rx_crc = crc_step(m, crc, byte, "rx_crc")
 
         def in_bounds(addr, n, writable):
-            """addr .. addr + n - 1 lies inside one region (and it is writable)."""
+            """addr .. addr + n - 1 lies inside one region (and it is writable). One instance
+            serves WRITE and READ (``writable`` is a signal): it is the link's widest logic."""
             region = addr[MM.REGION_SHIFT:]
             off = addr[:MM.REGION_SHIFT]
+            end = Signal(MM.REGION_SHIFT + 1, name="bounds_end")
+            m.d.comb += end.eq(off + n)
             ok = Const(0)
             for rid, lim in limits.items():
-                if writable and rid == MM.Region.SPIKE:
-                    continue
-                ok = ok | ((region == rid) & (off + n <= lim))
+                hit = (region == rid) & (end <= lim)
+                ok = ok | (hit & ~writable if rid == MM.Region.SPIKE else hit)
             return ok & (addr[MM.ADDR_BITS:] == 0)
 
         def reply(m, st, nbytes=0):
@@ -124,6 +126,8 @@ class LinkBridge(wiring.Component):
         def store(widx, data):
             return [tx_w.addr.eq(widx), tx_w.data.eq(data), tx_w.en.eq(1)]
 
+        bounds_ok = Signal()
+        m.d.comb += bounds_ok.eq(in_bounds(base, count, op == PR.Op.WRITE))
         rx_states = ("SEQ", "OP", "LEN0", "LEN1", "PAY", "CRC0", "CRC1")
         STATUS_ADDR = MM.reg_addr(MM.Reg.STATUS)
         max_logits = PR.max_run_logits(p.max_layers)
@@ -254,7 +258,7 @@ class LinkBridge(wiring.Component):
                 m.d.sync += base.eq(rx_r.data)
                 m.next = "WR_CHECK"
             with m.State("WR_CHECK"):      # from registers: the bounds check is a long path
-                with m.If(~in_bounds(base, count, True)):
+                with m.If(~bounds_ok):
                     reply(m, PR.Status.BAD_ADDRESS)
                 with m.Else():
                     m.d.comb += bus_read(STATUS_ADDR)
@@ -286,7 +290,7 @@ class LinkBridge(wiring.Component):
             with m.State("RD_CHECK"):
                 with m.If((count == 0) | (count > PR.MAX_READ_WORDS)):
                     reply(m, PR.Status.BAD_LENGTH)
-                with m.Elif(~in_bounds(base, count, False)):
+                with m.Elif(~bounds_ok):
                     reply(m, PR.Status.BAD_ADDRESS)
                 with m.Else():
                     m.d.comb += bus_read(STATUS_ADDR)

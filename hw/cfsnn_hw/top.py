@@ -18,6 +18,7 @@ class CFSoC(wiring.Component):
     ----------
     params : cfsnn.memmap.BuildParams of the core
     clocks_per_bit : UART bit time in clock cycles (baud = clock / clocks_per_bit)
+    core_class : the core (``CFCore``, or a board's subclass that maps its memories)
 
     Attributes
     ----------
@@ -26,9 +27,10 @@ class CFSoC(wiring.Component):
     busy, done, error : Out(1), the core's status (for LEDs)
     """
 
-    def __init__(self, *, params: MM.BuildParams = MM.BuildParams(), clocks_per_bit: int = 4):
+    def __init__(self, *, params: MM.BuildParams = MM.BuildParams(), clocks_per_bit: int = 4,
+                 core_class=CFCore):
         self.params, self.clocks_per_bit = params, clocks_per_bit
-        self.core = CFCore(params=params)
+        self.core = core_class(params=params)
         self.link = LinkBridge(params=params, clocks_per_bit=clocks_per_bit)
         self.rx = UARTRx(clocks_per_bit=clocks_per_bit)
         self.tx = UARTTx(clocks_per_bit=clocks_per_bit)
