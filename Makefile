@@ -7,9 +7,13 @@ STAMP  := $(VENV)/.installed
 OUT    ?= runs/digits
 PYTEST_ARGS ?=
 
-.PHONY: all install demo test sim bench verilog clean help
+.PHONY: all install demo test sim bench verilog bitstream prog clean help
 SIM   ?= verilator
 WAVES ?= 0
+BOARD ?= icebreaker
+DEVICE ?=
+LANES ?=
+MHZ   ?=
 
 all: test
 
@@ -19,11 +23,14 @@ help:
 	@echo "make sim     cocotb regression of the RTL against the golden model (SIM=verilator|icarus, WAVES=1)"
 	@echo "make bench   benchmarks (installs SpikingJelly and snnTorch as baselines)"
 	@echo "make verilog write build/cfcore.v (default build parameters)"
+	@echo "make bitstream BOARD=icebreaker|ulx3s [DEVICE=85F] [LANES=..] [MHZ=..]"
+	@echo "             bitstream, build/<board>/report.json and a resource/timing table"
+	@echo "make prog BOARD=..  program a connected board (openFPGALoader or iceprog)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	$(PIP) install --quiet -c constraints.txt -e '.[test,fpga]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,8 +52,15 @@ sim: $(STAMP)
 verilog: $(STAMP)
 	$(PY) -m cfsnn_hw.export --out build/cfcore.v
 
+bitstream: $(STAMP)
+	$(PY) -m cfsnn_hw.boards.build --board $(BOARD) $(if $(DEVICE),--device $(DEVICE)) \
+		$(if $(LANES),--lanes $(LANES)) $(if $(MHZ),--mhz $(MHZ))
+
+prog: $(STAMP)
+	$(PY) -m cfsnn_hw.boards.prog --board $(BOARD)
+
 bench: $(STAMP)
-	$(PIP) install --quiet -c constraints.txt -e '.[test,bench]'
+	$(PIP) install --quiet -c constraints.txt -e '.[test,fpga,bench]'
 	$(VENV)/bin/cfsnn bench train-step
 
 clean:

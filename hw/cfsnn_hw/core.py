@@ -22,7 +22,7 @@ refuses to run (STATUS.ERROR with an error code) rather than compute garbage.
 import numpy as np
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -79,6 +79,12 @@ class CFCore(wiring.Component):
     error : Out(1), the last start was refused (see STATUS)
     """
 
+    #: The accumulator memory's read port is transparent to its write port, so the synapse
+    #: engine can add consecutive events into the same word back to back. A board whose RAM
+    #: is not transparent (iCE40 EBR: the bypass costs a P x acc_bits multiplexer) sets this
+    #: False; the engine then leaves one idle cycle between events of a one-word layer.
+    ACC_BYPASS = True
+
     def __init__(self, *, params: MM.BuildParams = MM.BuildParams()):
         if not isinstance(params, MM.BuildParams):
             raise TypeError(f"params must be a cfsnn.memmap.BuildParams, not {params!r}")
@@ -112,7 +118,7 @@ class CFCore(wiring.Component):
         # membranes and spikes are Q lanes wide (the fire stage), addressed by the global
         # neuron index >> log2(Q)
         wm = MemPorts("weights", WB, P, WW, False)
-        am = MemPorts("acc", A, P, NW, True)
+        am = MemPorts("acc", A, P, NW, self.ACC_BYPASS)
         thm = MemPorts("theta", V, Q, NQ, False)
         bm = MemPorts("bias", A, Q, NQ, False)
         um = MemPorts("membrane", V, Q, NQ, False)
@@ -318,7 +324,7 @@ class CFCore(wiring.Component):
         # event FIFO: (row address, signed value). The scanner issues a read only when the
         # FIFO has room for it and for everything already in flight, so it never retries.
         RB = _bits(WW + 1) + 1
-        fifo = SyncFIFO(width=RB + 9, depth=EVENT_FIFO_DEPTH)
+        fifo = SyncFIFOBuffered(width=RB + 9, depth=EVENT_FIFO_DEPTH + 1)
         m.submodules.events = fifo
         # MAC engine
         mac_busy = Signal()
@@ -334,7 +340,7 @@ class CFCore(wiring.Component):
         s1_val = Signal(signed(9))
         s2_valid = Signal()
         s2_addr = Signal(WNW)
-        prod = Signal(P * (WB + 9))
+        prod = Signal(P * (WB + 9), reset_less=True)   # reset-less: a DSP output register
         # fire: one word of Q neurons per cycle
         f_q = Signal(16)
         f_issue = Signal()
@@ -390,7 +396,14 @@ class CFCore(wiring.Component):
 
         # ---------------------------------------------------------------- synapse engine
         mac_last = mac_g + 1 == cur_g
-        start_new = fifo.r_rdy & (~mac_busy | mac_last)
+        if self.ACC_BYPASS:
+            start_new = fifo.r_rdy & (~mac_busy | mac_last)
+        else:
+            # one word per event: the next event's accumulator read must not meet this
+            # event's write in the same cycle
+            one_word = Signal()
+            m.d.sync += one_word.eq(cur_g == 1)
+            start_new = fifo.r_rdy & (~mac_busy | (mac_last & ~one_word))
         m.d.comb += fifo.r_en.eq(start_new)
         with m.If(start_new):
             m.d.sync += [mac_busy.eq(1), mac_row.eq(fifo.r_data[:RB]),
@@ -492,7 +505,7 @@ class CFCore(wiring.Component):
         vb_m1 = Signal(5)
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
-        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~q_valid & ~fifo.r_rdy & ~mac_busy \
+        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~q_valid & (fifo.level == 0) & ~mac_busy \
             & ~s1_valid & ~s2_valid
         # CHECK per layer: LOAD the layer's fields, form n_in x G and T x n_in by shift and
         # add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no DSP block is spent
@@ -656,7 +669,7 @@ EVENT_FIFO_DEPTH = 4
 LOAD_CYCLES = MM.LAYER_STRIDE + 2
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the layer's LOAD.
-STEP_OVERHEAD = 7 + CFLane.LATENCY + LOAD_CYCLES
+STEP_OVERHEAD = 8 + CFLane.LATENCY + LOAD_CYCLES
 #: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
 CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.
@@ -665,7 +678,8 @@ CHECK_CYCLES = MM.LAYER_STRIDE + 1 + 2 + CHECK_MUL_CYCLES
 SAMPLE_OVERHEAD = 4
 
 
-def cycle_budget(model, params: MM.BuildParams, events) -> tuple[int, int]:
+def cycle_budget(model, params: MM.BuildParams, events, acc_bypass: bool = True
+                 ) -> tuple[int, int]:
     """(padded synaptic work, fixed overhead) in cycles for one sample, where ``events`` is
     the golden model's ``input_events[b]`` ([L, T] non-zero inputs per layer and step).
 
@@ -674,12 +688,14 @@ def cycle_budget(model, params: MM.BuildParams, events) -> tuple[int, int]:
     step: n_in (the scan, one input per cycle, overlapped with the synapse work) +
     ceil(n_out / fire_lanes) (fire) + STEP_OVERHEAD; per sample: CHECK_CYCLES x n_layers +
     the fire words in use (CLEAR) + n_out of the readout (ARGMAX) + SAMPLE_OVERHEAD.
-    The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
+    Without the accumulator bypass (``CFCore.ACC_BYPASS``) a one-word layer costs two cycles
+    per event. The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
     P, Q = params.lanes, params.fire_lanes
     G = [MM.ceil_div(l.n_out, P) for l in model.layers]
     FQ = [MM.ceil_div(l.n_out, Q) for l in model.layers]
     ev = np.asarray(events)
-    work = int(sum(int(ev[i].sum()) * g for i, g in enumerate(G)))
+    work = int(sum(int(ev[i].sum()) * (2 if g == 1 and not acc_bypass else g)
+                   for i, g in enumerate(G)))
     per_step = sum(l.n_in + f + STEP_OVERHEAD for l, f in zip(model.layers, FQ))
     fixed = model.T * per_step + CHECK_CYCLES * len(model.layers) + sum(G) * (P // Q) \
         + model.layers[-1].n_out + SAMPLE_OVERHEAD

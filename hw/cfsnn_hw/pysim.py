@@ -84,12 +84,14 @@ async def load_and_run(bus: Bus, params, model, codes, dynamic, max_cycles=1_000
                      np.array(res["counts"]).reshape(B, -1))
 
 
-def rtl_run(model, codes, params: MM.BuildParams = MM.BuildParams(), dynamic: bool | None = None):
-    """Simulate the core on ``codes`` ([B, N_in] or [B, T, N_in]) and return an RTLResult."""
+def rtl_run(model, codes, params: MM.BuildParams = MM.BuildParams(), dynamic: bool | None = None,
+            core_class=CFCore):
+    """Simulate the core (``core_class``, a CFCore) on ``codes`` ([B, N_in] or [B, T, N_in])
+    and return an RTLResult."""
     x = np.asarray(codes)
     if dynamic is None:
         dynamic = x.ndim == 3
-    dut = CFCore(params=params)
+    dut = core_class(params=params)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     out = {}

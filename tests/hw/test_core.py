@@ -17,8 +17,8 @@ SMALL = MM.BuildParams(lanes=4, max_layers=4, max_neurons=32, neuron_words=32,
                        weight_words=512, input_depth=256, t_max=16)
 
 
-def check_equal(model, x, params):
-    r = rtl_run(model, x, params)
+def check_equal(model, x, params, core_class=CFCore):
+    r = rtl_run(model, x, params, core_class=core_class)
     g = golden.run(model, x)
     assert_array_equal(r.logits, g.logits)
     assert_array_equal(r.predictions, g.predictions)
@@ -139,3 +139,22 @@ def test_accumulator_holds_the_bias_so_partial_sums_stay_in_range():
     p = MM.BuildParams(lanes=2, max_layers=2, max_neurons=4, neuron_words=4, weight_words=16,
                        input_depth=8, t_max=2, v_bits=12, acc_bits=12)
     check_equal(m, np.array([[255], [0], [100]]), p)
+
+
+class NoBypassCore(CFCore):
+    """The core as the iCE40 build makes it: accumulator RAM without a transparent read."""
+    ACC_BYPASS = False
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_without_accumulator_bypass(trial, seeded_rng):
+    """One-word layers (n_out <= lanes) put consecutive events on the same accumulator word:
+    without the bypass the engine must space them, and the result must not change."""
+    params = MM.BuildParams(lanes=8, fire_lanes=1, max_layers=3, max_neurons=20,
+                            neuron_words=16, weight_words=1024, input_depth=128, t_max=4)
+    model = random_model(seeded_rng, max_width=8, T=3, n_layers=2, v_bits=12)
+    x = random_codes(seeded_rng, model, 3)
+    r, g = check_equal(model, x, params, NoBypassCore)
+    for b in range(len(x)):
+        work, fixed = cycle_budget(model, params, g.input_events[b], acc_bypass=False)
+        assert r.cycles[b] <= work + fixed, (r.cycles[b], work, fixed)

@@ -15,7 +15,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -132,6 +134,20 @@ def resolve(board_name: str, device: str | None, lanes: int | None) -> tuple:
     return board, device, params
 
 
+def utilisation_from_log(path: str) -> dict:
+    """nextpnr's "Device utilisation" lines (``TYPE: used/ available``) from its log."""
+    util = {}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                mt = re.search(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", line)
+                if mt:
+                    util[mt.group(1)] = {"used": int(mt.group(2)), "available": int(mt.group(3))}
+    except OSError:
+        pass
+    return util
+
+
 def summarize(board: Board, device: str, params, target_mhz: float, nextpnr: dict,
               extra: dict) -> dict:
     util = nextpnr.get("utilization", {})
@@ -177,6 +193,8 @@ def table(rep: dict) -> str:
     if "bitstream" in rep:
         lines.append(f"bitstream: {rep['bitstream']} ({rep['bitstream_bytes']} bytes), "
                      f"UART {rep['baud']} baud, built in {rep['build_seconds']:.0f} s")
+    if "failure" in rep:
+        lines.append(rep["failure"])
     lines.append("PASS" if rep["pass"] else "FAIL")
     return "\n".join(lines)
 
@@ -199,11 +217,19 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
     synth = "-dsp -abc9" if board.family == "ice40" else "-abc9"
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    bitfile = os.path.join(out, f"cfsnn_{board.name}.{board.bitstream}")
+    for stale in (bitfile, os.path.join(out, "nextpnr_report.json")):
+        if os.path.exists(stale):
+            os.remove(stale)      # never report an old bitstream as this build's
     t0 = time.time()
+    failure = None
     try:
-        products = plat.build(top, name=name, build_dir=out, do_program=False,
-                              synth_opts=synth,
-                              nextpnr_opts="--report nextpnr_report.json --timing-allow-fail")
+        plat.build(top, name=name, build_dir=out, do_program=False, synth_opts=synth,
+                   nextpnr_opts="--report nextpnr_report.json --timing-allow-fail")
+    except subprocess.CalledProcessError:
+        # nextpnr stops when the design does not fit: its log still has the utilisation
+        failure = "place and route failed (see the log: " + \
+            os.path.relpath(os.path.join(out, f"{name}.tim")) + ")"
     finally:
         for k, v in old.items():
             if v is None:
@@ -211,16 +237,23 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
             else:
                 os.environ[k] = v
     seconds = time.time() - t0
-    bit = products.get(f"{name}.{board.bitstream}")
-    nextpnr = json.loads(products.get("nextpnr_report.json", "t"))
-    bitfile = os.path.join(out, f"cfsnn_{board.name}.{board.bitstream}")
-    atomic_write(bitfile, lambda f: f.write(bit))
-    rep = summarize(board, device, params, mhz, nextpnr, {
-        "bitstream": os.path.relpath(bitfile), "bitstream_bytes": len(bit),
-        "bitstream_sha256": hashlib.sha256(bit).hexdigest(),
-        "pll_mhz": round(top.f_actual, 4), "baud": round(top.f_actual * 1e6 / top.clocks_per_bit),
-        "clocks_per_bit": top.clocks_per_bit, "build_seconds": round(seconds, 1),
-        "toolchain": {k: os.path.basename(v) for k, v in env.items()}})
+    extra = {"pll_mhz": round(top.f_actual, 4),
+             "baud": round(top.f_actual * 1e6 / top.clocks_per_bit),
+             "clocks_per_bit": top.clocks_per_bit, "build_seconds": round(seconds, 1),
+             "toolchain": {k: os.path.basename(v) for k, v in env.items()}}
+    if failure is None:
+        with open(os.path.join(out, "nextpnr_report.json")) as f:
+            nextpnr = json.load(f)
+        bit_src = os.path.join(out, f"{name}.{board.bitstream}")
+        with open(bit_src, "rb") as f:
+            bit = f.read()
+        atomic_write(bitfile, lambda f: f.write(bit))
+        extra.update({"bitstream": os.path.relpath(bitfile), "bitstream_bytes": len(bit),
+                      "bitstream_sha256": hashlib.sha256(bit).hexdigest()})
+    else:
+        nextpnr = {"utilization": utilisation_from_log(os.path.join(out, f"{name}.tim"))}
+        extra["failure"] = failure
+    rep = summarize(board, device, params, mhz, nextpnr, extra)
     atomic_write(os.path.join(out, "report.json"),
                  lambda f: f.write((json.dumps(rep, indent=2) + "\n").encode()))
     if not quiet:

@@ -31,6 +31,8 @@ class ICE40Core(CFCore):
     (only the host writes weights, while the core is idle) and by the read address otherwise.
     Its output register gives the same one-cycle read latency as the core's other memories."""
 
+    ACC_BYPASS = False    # EBR is not transparent; see CFCore.ACC_BYPASS
+
     def __init__(self, *, params: MM.BuildParams):
         check_spram_fit(params)
         super().__init__(params=params)
