@@ -130,10 +130,19 @@ def build(params: MM.BuildParams, sim: str | None = None, gate_level: bool = Fal
     return runner, bdir
 
 
+def core_class(name: str):
+    """The core a bench runs: "generic" (CFCore) or "ice40" (ICE40Core, the gate-level check)."""
+    if name == "ice40":
+        from cfsnn_hw.boards.ice40 import ICE40Core
+        return ICE40Core
+    from cfsnn_hw import CFCore
+    return CFCore
+
+
 def run_job(runner, bdir: Path, params: MM.BuildParams, items: list, seed: int, name: str,
-            stall: float = 0.3, acc_bypass: bool = True) -> dict:
-    """Run the bench on ``items`` (dicts: tag, model path, codes path, dynamic).
-    ``acc_bypass``: the core's CFCore.ACC_BYPASS (False for the iCE40 build)."""
+            stall: float = 0.3, core: str = "generic") -> dict:
+    """Run the bench on ``items`` (dicts: tag, model path, codes path, dynamic) against the
+    core ``core`` ("generic" or "ice40", see :func:`core_class`)."""
     if str(SIM_DIR) not in sys.path:
         sys.path.insert(0, str(SIM_DIR))
     tdir = bdir / name
@@ -143,7 +152,7 @@ def run_job(runner, bdir: Path, params: MM.BuildParams, items: list, seed: int, 
     if out.exists():
         out.unlink()
     job.write_text(json.dumps({"params": asdict(params), "items": items, "seed": seed,
-                               "stall": stall, "acc_bypass": acc_bypass}))
+                               "stall": stall, "core": core}))
     env = {"CFSNN_JOB": str(job), "CFSNN_OUT": str(out),
            "PYTHONPATH": os.pathsep.join([str(SIM_DIR)] + sys.path)}
     plus = [f"+dumpfile_path={tdir}/waves.fst"] if runner.__class__.__name__.lower().startswith("icarus") else []

@@ -20,6 +20,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 
+import regress
 from cfsnn import golden, load_model
 from cfsnn import memmap as MM
 from cfsnn_hw.core import cycle_budget
@@ -105,6 +106,7 @@ async def test_models_against_golden(dut):
     with open(os.environ["CFSNN_JOB"]) as f:
         job = json.load(f)
     params = MM.BuildParams(**job["params"])
+    core_class = regress.core_class(job.get("core", "generic"))
     seed = int(job["seed"])
     dut._log.info(f"seed={seed} ({len(job['items'])} models)")
     tb = TB(dut, params, random.Random(seed), float(job.get("stall", 0.3)))
@@ -146,8 +148,7 @@ async def test_models_against_golden(dut):
             compare(f"sample {b} events", r["events"], g.input_events[0].sum(), rec["problems"])
             compare(f"sample {b} synops", r["synops"], g.synops[0].sum(), rec["problems"])
             cyc = r["cycles"]
-            work, fixed = cycle_budget(model, params, g.input_events[0],
-                                       acc_bypass=bool(job.get("acc_bypass", True)))
+            work, fixed = cycle_budget(model, params, g.input_events[0], core_class)
             if cyc > work + fixed:
                 rec["problems"].append(f"sample {b}: {cyc} cycles exceed the budget {work}+{fixed}")
             rec["cycles"].append(cyc)

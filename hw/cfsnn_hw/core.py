@@ -84,6 +84,17 @@ class CFCore(wiring.Component):
     #: is not transparent (iCE40 EBR: the bypass costs a P x acc_bits multiplexer) sets this
     #: False; the engine then leaves one idle cycle between events of a one-word layer.
     ACC_BYPASS = True
+    #: CHECK validates every layer's configuration before a run (ErrorCode). It costs about
+    #: 700 logic cells; the iCE40 build leaves it out (the driver checks every model against
+    #: the build and verifies what it loaded by reading it back). Without it the core still
+    #: refuses a bad T, layer count or v_bits, clears all its neuron memories before each
+    #: sample, and every loop ends for any configuration (no hang), but a layout that does
+    #: not fit runs on wrapped addresses.
+    HW_CHECK = True
+    #: Register the fire stage's memory outputs before the lanes (one more pipeline stage):
+    #: the membrane read, the accumulator word select and the lane's charge and saturation
+    #: are too long for one cycle at the ECP5 build's clock. The iCE40 build saves the FFs.
+    FIRE_REG = True
 
     def __init__(self, *, params: MM.BuildParams = MM.BuildParams()):
         if not isinstance(params, MM.BuildParams):
@@ -183,10 +194,12 @@ class CFCore(wiring.Component):
         depth_of = {MM.Region.WEIGHT: WW * P, MM.Region.THETA: NW * P, MM.Region.BIAS: NW * P,
                     MM.Region.MEMBRANE: NW * P, MM.Region.INPUT: p.input_depth}
         in_range = Signal()
+        region_depth = Signal(MM.REGION_SHIFT + 1)     # one comparator, a limit per region
         with m.Switch(region):
             for rid, depth in depth_of.items():
                 with m.Case(rid):
-                    m.d.comb += in_range.eq(off < depth)
+                    m.d.comb += region_depth.eq(depth)
+        m.d.comb += in_range.eq(off < region_depth)
         with m.If(host_w & is_mem & ~in_range):
             m.d.sync += bad_addr.eq(1)
         onehot_p, onehot_q = Signal(P), Signal(Q)
@@ -345,23 +358,23 @@ class CFCore(wiring.Component):
         f_q = Signal(16)
         f_issue = Signal()
         sf_valid = Signal()           # the fire reads are back: lane inputs, bias reload
-        sf_q = Signal(16)
-        sf_addr = Signal(WNQ)         # fire word
         sf_aaddr = Signal(WNW)        # its accumulator word
         sf_sub = Signal(max(1, LOGR))  # which Q lanes of the accumulator word
         # the lanes' results, CFLane.LATENCY cycles later: membrane and spike writes
         fo_valid = Signal()
-        fo_q = Signal(16)
+        fo_q = Signal(16)             # fire words written so far (writes come in issue order)
         fo_addr = Signal(WNQ)
         # argmax
-        am_j = Signal(16)
+        NB = (p.max_neurons + 1).bit_length() if self.HW_CHECK else 16
+        am_j = Signal(NB)
         am_issue = Signal()
         am_pvalid = Signal()
-        am_pj = Signal(16)
+        am_pj = Signal(NB)
         best = Signal(signed(V))
-        best_j = Signal(16)
+        best_j = Signal(NB)
         clearing = Signal()
-        drain = Signal(range(CFLane.LATENCY + 2))
+        FIRE_LAT = CFLane.LATENCY + int(self.FIRE_REG)   # lane inputs -> lane outputs
+        drain = Signal(range(FIRE_LAT + 2))
         cl_valid = Signal()           # CLEAR's accumulator write, one cycle after its bias read
         cl_addr = Signal(range(max(2, NQ)))
         used_words = Signal(WNQ + 1)       # fire words the configured model occupies
@@ -395,7 +408,7 @@ class CFCore(wiring.Component):
             m.d.sync += [events.eq(events + 1), synops.eq(synops + cur_n_out)]
 
         # ---------------------------------------------------------------- synapse engine
-        mac_last = mac_g + 1 == cur_g
+        mac_last = mac_g + 1 >= cur_g
         if self.ACC_BYPASS:
             start_new = fifo.r_rdy & (~mac_busy | mac_last)
         else:
@@ -421,13 +434,21 @@ class CFCore(wiring.Component):
         lanes = []
         acc_sub = Array(Cat(*[lane(am.r_data, s * Q + j, A) for j in range(Q)]) for s in range(R))[
             sf_sub if LOGR else 0]
+        lane_in = Cat(acc_sub, um.r_data, thm.r_data)
+        if self.FIRE_REG:
+            lane_in_r = Signal(len(lane_in), reset_less=True)
+            m.d.sync += lane_in_r.eq(lane_in)
+            lane_in = lane_in_r
+        l_acc = lane_in[:Q * A]
+        l_u = lane_in[Q * A:Q * (A + V)]
+        l_th = lane_in[Q * (A + V):]
         for j in range(Q):
             ln = CFLane(v_bits=V, acc_bits=A)
             m.submodules[f"lane{j}"] = ln
             lanes.append(ln)
-            m.d.comb += [ln.acc.eq(lane(acc_sub, j, A).as_signed()),
-                         ln.u.eq(lane(um.r_data, j, V).as_signed()),
-                         ln.theta.eq(lane(thm.r_data, j, V)),
+            m.d.comb += [ln.acc.eq(lane(l_acc, j, A).as_signed()),
+                         ln.u.eq(lane(l_u, j, V).as_signed()),
+                         ln.theta.eq(lane(l_th, j, V)),
                          ln.k.eq(cur_k), ln.leak.eq(cur_leak), ln.bipolar.eq(cur_bip),
                          ln.reset_zero.eq(cur_rz), ln.readout.eq(cur_kind),
                          ln.vmin.eq(vmin), ln.vmax.eq(vmax)]
@@ -454,13 +475,15 @@ class CFCore(wiring.Component):
                       + lane(prod, j, WB + 9).as_signed())[:A] for j in range(P)])
         q_mask = Array(Const(((1 << Q) - 1) << (s * Q), P) for s in range(R))
         bias_rep = Cat(*([bm.r_data] * R))
-        with m.If(sf_valid):
-            m.d.comb += [am.w_addr.eq(sf_aaddr), am.w_data.eq(bias_rep),
-                         am.w_en.eq(q_mask[sf_sub if LOGR else 0])]
-        with m.Elif(s2_valid):
-            m.d.comb += [am.w_addr.eq(s2_addr), am.w_data.eq(sums), am.w_en.eq(-1)]
+        # the three writers are never active together (CLEAR, then ACCUM, then FIRE), so
+        # one P x acc_bits multiplexer chooses the data
+        m.d.comb += am.w_data.eq(Mux(s2_valid, sums, bias_rep))
+        with m.If(s2_valid):
+            m.d.comb += [am.w_addr.eq(s2_addr), am.w_en.eq(-1)]
+        with m.Elif(sf_valid):
+            m.d.comb += [am.w_addr.eq(sf_aaddr), am.w_en.eq(q_mask[sf_sub if LOGR else 0])]
         with m.Elif(cl_valid):
-            m.d.comb += [am.w_addr.eq(cl_addr >> LOGR), am.w_data.eq(bias_rep),
+            m.d.comb += [am.w_addr.eq(cl_addr >> LOGR),
                          am.w_en.eq(q_mask[cl_addr[:LOGR] if LOGR else 0])]
         # membrane writes: fire > sample clear > host
         u_next = Cat(*[Mux(lane_ok[j], lanes[j].u_next, 0) for j in range(Q)])
@@ -477,17 +500,19 @@ class CFCore(wiring.Component):
                      sm.w_en.eq(Mux(fo_valid & ~cur_kind, -1, 0))]
         fired = Signal(range(Q + 1))
         m.d.comb += fired.eq(sum((lanes[j].spike != 0) & lane_ok[j] for j in range(Q)))
-        layer_spikes = Signal(32)     # spikes of the current layer at this step
+        layer_spikes = Signal(17)     # spikes of the current layer at this step (<= n_out)
         with m.If(fo_valid & ~cur_kind):
             m.d.sync += layer_spikes.eq(layer_spikes + fired)
         # delay line from the lane inputs to the lane outputs
-        dv, dq, da = sf_valid, sf_q, sf_addr
-        for i in range(CFLane.LATENCY):
-            nv, nq, na = Signal(name=f"fv{i}"), Signal(16, name=f"fq{i}"), Signal(WNQ, name=f"fa{i}")
-            m.d.sync += [nv.eq(dv), nq.eq(dq), na.eq(da)]
-            dv, dq, da = nv, nq, na
-        m.d.comb += [fo_valid.eq(dv), fo_q.eq(dq), fo_addr.eq(da)]
-        m.d.sync += [sf_valid.eq(f_issue), sf_q.eq(f_q), sf_addr.eq(cur_qbase + f_q),
+        dv = sf_valid
+        for i in range(FIRE_LAT):
+            nv = Signal(name=f"fv{i}")
+            m.d.sync += nv.eq(dv)
+            dv = nv
+        m.d.comb += [fo_valid.eq(dv), fo_addr.eq(cur_qbase + fo_q)]
+        with m.If(fo_valid):
+            m.d.sync += fo_q.eq(fo_q + 1)
+        m.d.sync += [sf_valid.eq(f_issue),
                      sf_aaddr.eq(cur_nbase + (f_q >> LOGR)),
                      cl_valid.eq(clearing), cl_addr.eq(clr)]
         if LOGR:
@@ -569,7 +594,12 @@ class CFCore(wiring.Component):
                         m.d.sync += [busy.eq(0), error.eq(1),
                                      err_code.eq(MM.ErrorCode.BAD_V_BITS)]
                     with m.Else():
-                        m.next = "LOAD"
+                        if self.HW_CHECK:
+                            m.next = "LOAD"
+                        else:
+                            m.d.sync += [clr.eq(0), used_words.eq(NQ), vmax.eq(vpow - 1),
+                                         vmin.eq(-vpow)]
+                            m.next = "CLEAR"
             with m.State("LOAD"):
                 # one field per cycle: read field ld_f, store field ld_f - 1
                 m.d.sync += ld_f.eq(ld_f + 1)
@@ -578,34 +608,38 @@ class CFCore(wiring.Component):
                         with m.Case(f + 1):
                             m.d.sync += sig.eq(cfg_r.data)
                 with m.If(ld_f == MM.LAYER_STRIDE):
-                    with m.If(checking):
-                        m.next = "CHECK"
-                    with m.Else():
+                    if self.HW_CHECK:
+                        with m.If(checking):
+                            m.next = "CHECK"
+                        with m.Else():
+                            m.next = "SETUP"
+                    else:
                         m.next = "SETUP"
-            with m.State("CHECK"):
-                g = (L_n_out + (P - 1)) >> LOGP
-                m.d.sync += [q_g.eq(g), q_wend.eq(L_wbase), q_tin.eq(0),
-                             mul_a.eq(L_n_in), mul_g.eq(g), mul_t.eq(T), mul_n.eq(0)]
-                m.next = "CHECK_MUL"
-            with m.State("CHECK_MUL"):
-                with m.If(mul_a[0]):
-                    m.d.sync += [q_wend.eq(q_wend + mul_g), q_tin.eq(q_tin + mul_t)]
-                m.d.sync += [mul_a.eq(mul_a >> 1), mul_g.eq(mul_g << 1), mul_t.eq(mul_t << 1),
-                             mul_n.eq(mul_n + 1), q_nend.eq(q_nbase + q_g)]
-                with m.If(mul_n == CHECK_MUL_CYCLES - 1):
-                    m.next = "CHECK_CMP"
-            with m.State("CHECK_CMP"):
-                with m.If(c_err != 0):
-                    m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(li)]
-                    m.next = "IDLE"
-                with m.Else():
-                    m.d.sync += [used_words.eq(q_nend << LOGR), chk_nfree.eq(q_nend),
-                                 chk_wfree.eq(q_wend), q_prev_out.eq(q_n_out)]
-                    with m.If(q_last):
-                        m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
-                        m.next = "CLEAR"
+            if self.HW_CHECK:
+                with m.State("CHECK"):
+                    g = (L_n_out + (P - 1)) >> LOGP
+                    m.d.sync += [q_g.eq(g), q_wend.eq(L_wbase), q_tin.eq(0),
+                                 mul_a.eq(L_n_in), mul_g.eq(g), mul_t.eq(T), mul_n.eq(0)]
+                    m.next = "CHECK_MUL"
+                with m.State("CHECK_MUL"):
+                    with m.If(mul_a[0]):
+                        m.d.sync += [q_wend.eq(q_wend + mul_g), q_tin.eq(q_tin + mul_t)]
+                    m.d.sync += [mul_a.eq(mul_a >> 1), mul_g.eq(mul_g << 1), mul_t.eq(mul_t << 1),
+                                 mul_n.eq(mul_n + 1), q_nend.eq(q_nbase + q_g)]
+                    with m.If(mul_n == CHECK_MUL_CYCLES - 1):
+                        m.next = "CHECK_CMP"
+                with m.State("CHECK_CMP"):
+                    with m.If(c_err != 0):
+                        m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(c_err), err_layer.eq(li)]
+                        m.next = "IDLE"
                     with m.Else():
-                        load(li + 1)
+                        m.d.sync += [used_words.eq(q_nend << LOGR), chk_nfree.eq(q_nend),
+                                     chk_wfree.eq(q_wend), q_prev_out.eq(q_n_out)]
+                        with m.If(q_last):
+                            m.d.sync += [clr.eq(0), vmax.eq(vpow - 1), vmin.eq(-vpow)]
+                            m.next = "CLEAR"
+                        with m.Else():
+                            load(li + 1)
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += clr.eq(clr + 1)
@@ -618,7 +652,8 @@ class CFCore(wiring.Component):
                              prev_qbase.eq(cur_qbase),
                              cur_g.eq((L_n_out + (P - 1)) >> LOGP),
                              cur_fq.eq((L_n_out + (Q - 1)) >> LOGQ),
-                             scan_i.eq(0), scan_row.eq(L_wbase), layer_spikes.eq(0)]
+                             scan_i.eq(0), scan_row.eq(L_wbase), layer_spikes.eq(0),
+                             fo_q.eq(0)]
                 with m.If(li == 0):
                     m.d.sync += n_in0.eq(L_n_in)
                 m.next = "ACCUM"
@@ -630,8 +665,8 @@ class CFCore(wiring.Component):
             with m.State("FIRE"):
                 m.d.comb += f_issue.eq(1)
                 m.d.sync += f_q.eq(f_q + 1)
-                with m.If(f_q + 1 == cur_fq):
-                    m.d.sync += drain.eq(CFLane.LATENCY)
+                with m.If(f_q + 1 >= cur_fq):
+                    m.d.sync += drain.eq(FIRE_LAT)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 # wait for the lanes' last results: the next layer reads these spikes
@@ -669,7 +704,7 @@ EVENT_FIFO_DEPTH = 4
 LOAD_CYCLES = MM.LAYER_STRIDE + 2
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the layer's LOAD.
-STEP_OVERHEAD = 8 + CFLane.LATENCY + LOAD_CYCLES
+STEP_OVERHEAD = 9 + CFLane.LATENCY + LOAD_CYCLES
 #: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
 CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.
@@ -678,25 +713,30 @@ CHECK_CYCLES = MM.LAYER_STRIDE + 1 + 2 + CHECK_MUL_CYCLES
 SAMPLE_OVERHEAD = 4
 
 
-def cycle_budget(model, params: MM.BuildParams, events, acc_bypass: bool = True
-                 ) -> tuple[int, int]:
+def cycle_budget(model, params: MM.BuildParams, events, core_class=None) -> tuple[int, int]:
     """(padded synaptic work, fixed overhead) in cycles for one sample, where ``events`` is
-    the golden model's ``input_events[b]`` ([L, T] non-zero inputs per layer and step).
+    the golden model's ``input_events[b]`` ([L, T] non-zero inputs per layer and step), on a
+    core of ``core_class`` (default :class:`CFCore`).
 
     padded work = sum over layers and steps of events x ceil(n_out / lanes) (the synapse
     engine updates one word of ``lanes`` neurons per cycle); fixed overhead = per layer and
     step: n_in (the scan, one input per cycle, overlapped with the synapse work) +
     ceil(n_out / fire_lanes) (fire) + STEP_OVERHEAD; per sample: CHECK_CYCLES x n_layers +
     the fire words in use (CLEAR) + n_out of the readout (ARGMAX) + SAMPLE_OVERHEAD.
-    Without the accumulator bypass (``CFCore.ACC_BYPASS``) a one-word layer costs two cycles
-    per event. The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
+    Without the accumulator bypass (``ACC_BYPASS``) a one-word layer costs two cycles per
+    event; without CHECK (``HW_CHECK``) CLEAR covers every neuron word of the build.
+    The core's CYCLES counter never exceeds their sum (tests/hw, sim/)."""
+    core_class = core_class or CFCore
     P, Q = params.lanes, params.fire_lanes
     G = [MM.ceil_div(l.n_out, P) for l in model.layers]
     FQ = [MM.ceil_div(l.n_out, Q) for l in model.layers]
     ev = np.asarray(events)
-    work = int(sum(int(ev[i].sum()) * (2 if g == 1 and not acc_bypass else g)
+    work = int(sum(int(ev[i].sum()) * (2 if g == 1 and not core_class.ACC_BYPASS else g)
                    for i, g in enumerate(G)))
     per_step = sum(l.n_in + f + STEP_OVERHEAD for l, f in zip(model.layers, FQ))
-    fixed = model.T * per_step + CHECK_CYCLES * len(model.layers) + sum(G) * (P // Q) \
-        + model.layers[-1].n_out + SAMPLE_OVERHEAD
+    if core_class.HW_CHECK:
+        setup = CHECK_CYCLES * len(model.layers) + sum(G) * (P // Q)
+    else:
+        setup = params.neuron_words * (P // Q)
+    fixed = model.T * per_step + setup + model.layers[-1].n_out + SAMPLE_OVERHEAD
     return work, fixed

@@ -101,17 +101,23 @@ class LinkBridge(wiring.Component):
         rx_crc = crc_step(m, crc, byte, "rx_crc")
 
         def in_bounds(addr, n, writable):
-            """addr .. addr + n - 1 lies inside one region (and it is writable). One instance
-            serves WRITE and READ (``writable`` is a signal): it is the link's widest logic."""
+            """addr .. addr + n - 1 lies inside one region (and it is writable). One
+            comparator against the region's limit (a constant picked by the region) serves
+            WRITE and READ (``writable`` is a signal)."""
             region = addr[MM.REGION_SHIFT:]
             off = addr[:MM.REGION_SHIFT]
             end = Signal(MM.REGION_SHIFT + 1, name="bounds_end")
+            lim = Signal(MM.REGION_SHIFT + 1, name="bounds_limit")
             m.d.comb += end.eq(off + n)
-            ok = Const(0)
-            for rid, lim in limits.items():
-                hit = (region == rid) & (end <= lim)
-                ok = ok | (hit & ~writable if rid == MM.Region.SPIKE else hit)
-            return ok & (addr[MM.ADDR_BITS:] == 0)
+            with m.Switch(region):
+                for rid, l in limits.items():
+                    with m.Case(rid):
+                        if rid == MM.Region.SPIKE:
+                            m.d.comb += lim.eq(Mux(writable, 0, l))
+                        else:
+                            m.d.comb += lim.eq(l)
+            # n >= 1 here, so a limit of 0 (an unknown or read-only region) refuses
+            return (end <= lim) & (addr[MM.ADDR_BITS:] == 0)
 
         def reply(m, st, nbytes=0):
             m.d.sync += [status.eq(st.value), tx_len.eq(nbytes)]
@@ -367,7 +373,12 @@ class LinkBridge(wiring.Component):
                                      + MM.LayerField.N_OUT)
                 m.next = "NO_STORE"
             with m.State("NO_STORE"):
-                n_rep = Mux(bus.r_data > max_logits, max_logits, bus.r_data)
+                # registered first: memory read, bus mux and compare in one cycle were the
+                # longest path of the ECP5 build
+                m.d.sync += n_out.eq(bus.r_data)
+                m.next = "NO_CLAMP"
+            with m.State("NO_CLAMP"):
+                n_rep = Mux(n_out > max_logits, max_logits, n_out)
                 m.d.sync += n_out.eq(n_rep)
                 m.d.comb += store(4, n_rep)
                 m.next = "NB_ISSUE"

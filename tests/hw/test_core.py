@@ -64,8 +64,8 @@ def test_cycles_within_budget(trial, seeded_rng):
         assert r.cycles[b] <= work + fixed, (r.cycles[b], work, fixed)
 
 
-def run_config(params, writes):
-    dut = CFCore(params=params)
+def run_config(params, writes, core_class=CFCore, polls=200):
+    dut = core_class(params=params)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     out = {}
@@ -75,7 +75,7 @@ def run_config(params, writes):
         for a, v in writes:
             await bus.write(a, v)
         await bus.write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.START)
-        for _ in range(200):
+        for _ in range(polls):
             out["status"] = await bus.read(MM.reg_addr(MM.Reg.STATUS))
             if not out["status"] & MM.Status.BUSY:
                 break
@@ -142,8 +142,11 @@ def test_accumulator_holds_the_bias_so_partial_sums_stay_in_range():
 
 
 class NoBypassCore(CFCore):
-    """The core as the iCE40 build makes it: accumulator RAM without a transparent read."""
+    """The core as the iCE40 build makes it: accumulator RAM without a transparent read,
+    no hardware configuration check."""
     ACC_BYPASS = False
+    HW_CHECK = False
+    FIRE_REG = False
 
 
 @pytest.mark.parametrize("trial", range(3))
@@ -156,5 +159,25 @@ def test_without_accumulator_bypass(trial, seeded_rng):
     x = random_codes(seeded_rng, model, 3)
     r, g = check_equal(model, x, params, NoBypassCore)
     for b in range(len(x)):
-        work, fixed = cycle_budget(model, params, g.input_events[b], acc_bypass=False)
+        work, fixed = cycle_budget(model, params, g.input_events[b], NoBypassCore)
         assert r.cycles[b] <= work + fixed, (r.cycles[b], work, fixed)
+
+
+@pytest.mark.parametrize("override", [
+    {(0, MM.LayerField.N_OUT): 0}, {(1, MM.LayerField.N_IN): 0},
+    {(0, MM.LayerField.K): 0}, {(0, MM.LayerField.LEAK): 16},
+    {(0, MM.LayerField.N_OUT): 300, (1, MM.LayerField.N_IN): 300},
+    {(1, MM.LayerField.NEURON_BASE): 0xFFFFFFFF}, {(0, MM.LayerField.WEIGHT_BASE): 511},
+])
+def test_without_hardware_check_any_configuration_terminates(override):
+    """The iCE40 build has no CHECK: a configuration it cannot run must still end (no hang),
+    and the bad values the core does check are still refused."""
+    out = run_config(SMALL, config_of(tiny_model(), override), NoBypassCore, polls=60_000)
+    assert not out["status"] & MM.Status.BUSY, hex(out["status"])
+    assert out["status"] & MM.Status.DONE
+
+
+def test_without_hardware_check_bad_t_is_refused():
+    out = run_config(SMALL, config_of(tiny_model(), {(None, MM.Reg.T): 17}), NoBypassCore)
+    assert out["status"] & MM.Status.ERROR
+    assert (out["status"] >> MM.STATUS_CODE_SHIFT) & 0xFF == MM.ErrorCode.BAD_T

@@ -32,6 +32,8 @@ class ICE40Core(CFCore):
     Its output register gives the same one-cycle read latency as the core's other memories."""
 
     ACC_BYPASS = False    # EBR is not transparent; see CFCore.ACC_BYPASS
+    HW_CHECK = False      # about 700 logic cells the UP5K does not have; see CFCore.HW_CHECK
+    FIRE_REG = False      # the UP5K's clock target does not need it; see CFCore.FIRE_REG
 
     def __init__(self, *, params: MM.BuildParams):
         check_spram_fit(params)
