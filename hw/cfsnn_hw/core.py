@@ -95,6 +95,10 @@ class CFCore(wiring.Component):
     #: the membrane read, the accumulator word select and the lane's charge and saturation
     #: are too long for one cycle at the ECP5 build's clock. The iCE40 build saves the FFs.
     FIRE_REG = True
+    #: Register the synapse products before the accumulator add (a three-stage synapse
+    #: engine). Without it the product and the add happen in one cycle, in
+    #: :meth:`multiply_add`, which the iCE40 core maps onto SB_MAC16 multiply-adders.
+    MAC_REG = True
 
     def __init__(self, *, params: MM.BuildParams = MM.BuildParams()):
         if not isinstance(params, MM.BuildParams):
@@ -112,6 +116,11 @@ class CFCore(wiring.Component):
         rp = mem.read_port(transparent_for=(wp,) if mp.transparent else ())
         m.d.comb += [wp.addr.eq(mp.w_addr), wp.data.eq(mp.w_data), wp.en.eq(mp.w_en),
                      rp.addr.eq(mp.r_addr), mp.r_data.eq(rp.data)]
+
+    def multiply_add(self, m, j: int, weight, value, acc):
+        """``acc + weight * value`` (all signed) in ``len(acc)`` bits, for synapse lane ``j``
+        (used when ``MAC_REG`` is False; a board maps it onto its DSP blocks)."""
+        return (acc + weight * value)[:len(acc)]
 
     def elaborate(self, platform):
         m = Module()
@@ -426,9 +435,10 @@ class CFCore(wiring.Component):
         with m.Elif(mac_busy):
             m.d.sync += mac_g.eq(mac_g + 1)
         m.d.sync += [s1_valid.eq(mac_busy), s1_addr.eq(cur_nbase + mac_g), s1_val.eq(mac_val),
-                     s2_valid.eq(s1_valid), s2_addr.eq(s1_addr),
-                     prod.eq(Cat(*[(lane(wm.r_data, j, WB).as_signed() * s1_val)[:WB + 9]
-                                   for j in range(P)]))]
+                     s2_valid.eq(s1_valid), s2_addr.eq(s1_addr)]
+        if self.MAC_REG:
+            m.d.sync += prod.eq(Cat(*[(lane(wm.r_data, j, WB).as_signed() * s1_val)[:WB + 9]
+                                      for j in range(P)]))
 
         # ---------------------------------------------------------------- lanes
         lanes = []
@@ -459,7 +469,8 @@ class CFCore(wiring.Component):
         with m.If(busy):
             m.d.comb += [
                 wm.r_addr.eq(mac_row + mac_g),
-                am.r_addr.eq(Mux(f_issue, cur_nbase + (f_q >> LOGR), s1_addr)),
+                am.r_addr.eq(Mux(f_issue, cur_nbase + (f_q >> LOGR),
+                                 s1_addr if self.MAC_REG else cur_nbase + mac_g)),
                 bm.r_addr.eq(Mux(clearing, clr, cur_qbase + f_q)),
                 thm.r_addr.eq(cur_qbase + f_q),
                 um.r_addr.eq(Mux(am_issue, cur_qbase + (am_j >> LOGQ), cur_qbase + f_q)),
@@ -471,15 +482,24 @@ class CFCore(wiring.Component):
         # accumulator writes: fire (reload the bias) > synapse engine > sample clear (load
         # the bias). An accumulator therefore holds b + (the events added so far): every
         # partial sum is a value of a = W s + b for some input, inside the proven range.
-        sums = Cat(*[(lane(am.r_data, j, A).as_signed()
-                      + lane(prod, j, WB + 9).as_signed())[:A] for j in range(P)])
+        if self.MAC_REG:
+            # three stages: the accumulator is read with the product's register
+            sums = Cat(*[(lane(am.r_data, j, A).as_signed()
+                          + lane(prod, j, WB + 9).as_signed())[:A] for j in range(P)])
+            wr_valid, wr_addr = s2_valid, s2_addr
+        else:
+            # two stages: weight and accumulator read together, multiply-add and write
+            sums = Cat(*[self.multiply_add(m, j, lane(wm.r_data, j, WB).as_signed(), s1_val,
+                                           lane(am.r_data, j, A).as_signed())
+                         for j in range(P)])
+            wr_valid, wr_addr = s1_valid, s1_addr
         q_mask = Array(Const(((1 << Q) - 1) << (s * Q), P) for s in range(R))
         bias_rep = Cat(*([bm.r_data] * R))
         # the three writers are never active together (CLEAR, then ACCUM, then FIRE), so
         # one P x acc_bits multiplexer chooses the data
-        m.d.comb += am.w_data.eq(Mux(s2_valid, sums, bias_rep))
-        with m.If(s2_valid):
-            m.d.comb += [am.w_addr.eq(s2_addr), am.w_en.eq(-1)]
+        m.d.comb += am.w_data.eq(Mux(wr_valid, sums, bias_rep))
+        with m.If(wr_valid):
+            m.d.comb += [am.w_addr.eq(wr_addr), am.w_en.eq(-1)]
         with m.Elif(sf_valid):
             m.d.comb += [am.w_addr.eq(sf_aaddr), am.w_en.eq(q_mask[sf_sub if LOGR else 0])]
         with m.Elif(cl_valid):

@@ -46,7 +46,7 @@ class CFLane(wiring.Component):
         })
 
     #: Cycles from the inputs to the outputs: H is registered after the charge, the
-    #: comparator ladder's result after the fire; the reset is combinational on top.
+    #: quotient after the division; the count, m x theta and the reset are combinational.
     LATENCY = 2
 
     def elaborate(self, platform):
@@ -67,27 +67,33 @@ class CFLane(wiring.Component):
         flags = Cat(self.bipolar, self.reset_zero, self.readout)
         flags1 = Signal(3)
         m.d.sync += [h1.eq(h_c), theta1.eq(self.theta), k1.eq(self.k), flags1.eq(flags)]
-        # stage 2, fire: m = min(K, floor(|H| / theta)) by a ladder of K comparators
+        # stage 2, divide: q = min(7, floor(|H| / theta)) by three restoring steps against
+        # 4 theta, 2 theta, theta. If |H| >= 8 theta every step subtracts and q = 7, which is
+        # all the count needs (K <= 7); below that the steps are exact long division.
         mag = Signal(unsigned(V + 1))                # |H|, one bit wider
         m.d.comb += mag.eq(Mux(h1 < 0, -h1, h1))
-        prev_c, prev_t = 0, 0
-        for kk in range(1, F.K_MAX + 1):
-            kt = Signal(unsigned(V + 3), name=f"theta_x{kk}")
-            ge = Signal(name=f"ge{kk}")
-            # k x theta by shifts and adds: no multiplier (and no DSP block) per lane
-            m.d.comb += [kt.eq(sum(theta1 << b for b in range(3) if kk >> b & 1)),
-                         ge.eq((mag >= kt) & (k1 >= kk))]
-            c_k = Signal(range(F.K_MAX + 1), name=f"count{kk}")
-            t_k = Signal(unsigned(V + 3), name=f"mtheta{kk}")
-            m.d.comb += [c_k.eq(Mux(ge, kk, prev_c)), t_k.eq(Mux(ge, kt, prev_t))]
-            prev_c, prev_t = c_k, t_k
-        h = Signal(signed(V))
-        count = Signal(range(F.K_MAX + 1))
-        m_theta = Signal(unsigned(V + 3))
+        r = mag
+        qbits = []
+        for b in (2, 1, 0):
+            d = Signal(signed(V + 4), name=f"div{b}")
+            ge = Signal(name=f"ge{b}")
+            nr = Signal(unsigned(V + 1), name=f"rem{b}")
+            m.d.comb += [d.eq(r - (theta1 << b)), ge.eq(d >= 0), nr.eq(Mux(ge, d, r))]
+            qbits.append(ge)
+            r = nr
+        q = Signal(3)
+        m.d.comb += q.eq(Cat(*reversed(qbits)))
+        h, q2, theta2, k2 = Signal(signed(V)), Signal(3), Signal(unsigned(V)), Signal(3)
         flags2 = Signal(3)
-        m.d.sync += [h.eq(h1), count.eq(prev_c), m_theta.eq(prev_t), flags2.eq(flags1)]
+        m.d.sync += [h.eq(h1), q2.eq(q), theta2.eq(theta1), k2.eq(k1), flags2.eq(flags1)]
+        # stage 3 (combinational): m = min(K, q), m x theta by shifts and adds, the spike
+        # and the reset
+        count = Signal(3)
+        m.d.comb += count.eq(Mux(q2 > k2, k2, q2))
+        m_theta = Signal(unsigned(V + 3))
+        m.d.comb += m_theta.eq(Mux(count[0], theta2, 0) + Mux(count[1], theta2 << 1, 0)
+                               + Mux(count[2], theta2 << 2, 0))
         bipolar, reset_zero, readout = flags2[0], flags2[1], flags2[2]
-        # output: signed spike, and the reset
         pos = h >= 0
         spike = Signal(signed(F.SPIKE_BITS))
         with m.If(readout):

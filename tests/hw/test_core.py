@@ -147,6 +147,7 @@ class NoBypassCore(CFCore):
     ACC_BYPASS = False
     HW_CHECK = False
     FIRE_REG = False
+    MAC_REG = False
 
 
 @pytest.mark.parametrize("trial", range(3))

@@ -214,7 +214,8 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
         raise BuildError(str(e)) from None
     plat = board.platform(device)
     name = "cfsnn_top"
-    synth = "-dsp -abc9" if board.family == "ice40" else "-abc9"
+    synth = getattr(board.core_class, "SYNTH_OPTS", "")
+    after_read = getattr(board.core_class, "SCRIPT_AFTER_READ", "")
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     bitfile = os.path.join(out, f"cfsnn_{board.name}.{board.bitstream}")
@@ -225,6 +226,7 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
     failure = None
     try:
         plat.build(top, name=name, build_dir=out, do_program=False, synth_opts=synth,
+                   script_after_read=after_read,
                    nextpnr_opts="--report nextpnr_report.json --timing-allow-fail")
     except subprocess.CalledProcessError:
         # nextpnr stops when the design does not fit: its log still has the utilisation

@@ -34,10 +34,45 @@ class ICE40Core(CFCore):
     ACC_BYPASS = False    # EBR is not transparent; see CFCore.ACC_BYPASS
     HW_CHECK = False      # about 700 logic cells the UP5K does not have; see CFCore.HW_CHECK
     FIRE_REG = False      # the UP5K's clock target does not need it; see CFCore.FIRE_REG
+    MAC_REG = False       # multiply and accumulate in one SB_MAC16 each; see multiply_add
+    #: How every netlist of this core is synthesised (the bitstream and the gate-level check
+    #: run the same Yosys script on the same RTLIL). No -dsp: Yosys' DSP inference rewrites
+    #: hand-placed SB_MAC16 blocks (it moved the adder back into logic, and that netlist did
+    #: not match golden). After reading, every non-transparent read port is marked "a
+    #: read/write collision returns X": no memory of this core reads a word in the cycle it
+    #: is written (the synapse engine spaces events to avoid it), and without the mark Yosys
+    #: wraps each EBR in read-old-data logic (about 600 flip-flops and 400 LUTs here).
+    SYNTH_OPTS = ""
+    SCRIPT_AFTER_READ = r"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:TRANSPARENCY_MASK=0"
 
     def __init__(self, *, params: MM.BuildParams):
         check_spram_fit(params)
         super().__init__(params=params)
+
+    def multiply_add(self, m, j, weight, value, acc):
+        """acc + weight x value in one SB_MAC16, combinational: a signed 16 x 16 product
+        added to the 32-bit addend {C, D} by the block's two cascaded 16-bit adders (no
+        logic cells for the multiplier or the accumulator adder)."""
+        a = Signal(16, name=f"mac{j}_a")
+        b = Signal(16, name=f"mac{j}_b")
+        cd = Signal(32, name=f"mac{j}_cd")
+        o = Signal(32, name=f"mac{j}_o")
+        m.d.comb += [a.eq(weight), b.eq(value), cd.eq(acc)]     # sign-extended
+        m.submodules[f"mac{j}"] = Instance(
+            "SB_MAC16",
+            p_NEG_TRIGGER=0, p_C_REG=0, p_A_REG=0, p_B_REG=0, p_D_REG=0,
+            p_TOP_8x8_MULT_REG=0, p_BOT_8x8_MULT_REG=0,
+            p_PIPELINE_16x16_MULT_REG1=0, p_PIPELINE_16x16_MULT_REG2=0,
+            p_TOPOUTPUT_SELECT=0, p_TOPADDSUB_LOWERINPUT=2, p_TOPADDSUB_UPPERINPUT=1,
+            p_TOPADDSUB_CARRYSELECT=2, p_BOTOUTPUT_SELECT=0, p_BOTADDSUB_LOWERINPUT=2,
+            p_BOTADDSUB_UPPERINPUT=1, p_BOTADDSUB_CARRYSELECT=0, p_MODE_8x8=0,
+            p_A_SIGNED=1, p_B_SIGNED=1,
+            i_CLK=ClockSignal("sync"), i_CE=1, i_A=a, i_B=b, i_C=cd[16:], i_D=cd[:16],
+            i_AHOLD=0, i_BHOLD=0, i_CHOLD=0, i_DHOLD=0, i_IRSTTOP=0, i_IRSTBOT=0,
+            i_ORSTTOP=0, i_ORSTBOT=0, i_OLOADTOP=0, i_OLOADBOT=0, i_ADDSUBTOP=0,
+            i_ADDSUBBOT=0, i_OHOLDTOP=0, i_OHOLDBOT=0, i_CI=0, i_ACCUMCI=0, i_SIGNEXTIN=0,
+            o_O=o)
+        return o[:len(acc)]
 
     def memory(self, m, mp: MemPorts):
         if mp.name != "weights":
