@@ -23,7 +23,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 import regress
 from cfsnn import golden, load_model
 from cfsnn import memmap as MM
-from cfsnn_hw.core import cycle_budget
+from cfsnn_hw.core import READ_LATENCY, cycle_budget
 from cfsnn_hw.readback import read_sample
 
 
@@ -80,7 +80,10 @@ class TB:
         d.bus__w_en.value = 0
         await FallingEdge(d.clk)
         d.bus__r_en.value = 0
-        assert d.bus__r_valid.value == 1, "no r_valid one cycle after a read"
+        for _ in range(READ_LATENCY - 1):
+            assert d.bus__r_valid.value == 0, "r_valid before READ_LATENCY cycles"
+            await FallingEdge(d.clk)
+        assert d.bus__r_valid.value == 1, f"no r_valid {READ_LATENCY} cycles after a read"
         v = d.bus__r_data.value
         assert v.is_resolvable, f"read of 0x{addr:06x} returned {v}"
         return int(v)

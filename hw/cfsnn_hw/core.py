@@ -35,8 +35,13 @@ BusSignature = wiring.Signature({
     "addr": Out(MM.ADDR_BITS), "w_data": Out(MM.DATA_BITS), "w_en": Out(1), "r_en": Out(1),
     "r_data": In(MM.DATA_BITS), "r_valid": In(1),
 })
-"""Host side of the core's bus: a write takes effect at the clock edge; a read issued with
-``r_en`` returns ``r_data`` with ``r_valid`` one cycle later. One access per cycle."""
+"""Host side of the core's bus: one access per cycle, in order. A write takes effect one
+cycle after the cycle it is presented in; a read presented with ``r_en`` returns ``r_data``
+with ``r_valid`` READ_LATENCY cycles later (a master waits for ``r_valid``)."""
+
+#: Cycles from a read request (``r_en``) to its ``r_valid``: the core registers the request,
+#: then reads its memories or registers.
+READ_LATENCY = 2
 
 
 def _bits(n: int) -> int:
@@ -99,6 +104,13 @@ class CFCore(wiring.Component):
     #: engine). Without it the product and the add happen in one cycle, in
     #: :meth:`multiply_add`, which the iCE40 core maps onto SB_MAC16 multiply-adders.
     MAC_REG = True
+    #: Yosys commands run on this core's RTLIL before synthesis (board builds and the
+    #: gate-level check). Every non-transparent read port is marked "a read/write collision
+    #: returns X": no memory of the core uses a word read in the cycle it is written (the
+    #: accumulators are the one case, and they are transparent or the engine spaces events),
+    #: and without the mark Yosys wraps each block RAM in read-old-data logic (on the UP5K
+    #: about 600 flip-flops and 400 LUTs).
+    SCRIPT_AFTER_READ = r"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:TRANSPARENCY_MASK=0"
 
     def __init__(self, *, params: MM.BuildParams = MM.BuildParams()):
         if not isinstance(params, MM.BuildParams):
@@ -132,6 +144,12 @@ class CFCore(wiring.Component):
         NQ = NW * R                      # depth of the fire-side neuron memories
         SB = F.SPIKE_BITS
         bus = self.bus
+        # the host's request is registered on its way in: the master's address arithmetic
+        # and the core's decode are never in one cycle (READ_LATENCY counts this cycle)
+        hb_addr, hb_w_data = Signal(MM.ADDR_BITS), Signal(MM.DATA_BITS)
+        hb_w_en, hb_r_en = Signal(), Signal()
+        m.d.sync += [hb_addr.eq(bus.addr), hb_w_data.eq(bus.w_data), hb_w_en.eq(bus.w_en),
+                     hb_r_en.eq(bus.r_en)]
 
         # ---------------------------------------------------------------- memories
         # weights and accumulators are P lanes wide (the synapse engine); thresholds, biases,
@@ -185,21 +203,24 @@ class CFCore(wiring.Component):
         synops = Signal(32)
         prediction = Signal(16)
         spike_count = Array(Signal(32, name=f"spikes{i}") for i in range(LMAX))
-        m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.error.eq(error)]
+        # a start is taken one cycle after its CTRL write (the host's address decode and the
+        # start checks are not in one cycle); STATUS.BUSY is set from the write on
+        start_r = Signal()
+        m.d.comb += [self.busy.eq(busy | start_r), self.done.eq(done), self.error.eq(error)]
 
         # ---------------------------------------------------------------- host bus
-        region = bus.addr[MM.REGION_SHIFT:]
-        off = bus.addr[:MM.REGION_SHIFT]
+        region = hb_addr[MM.REGION_SHIFT:]
+        off = hb_addr[:MM.REGION_SHIFT]
         h_pword, h_qword = off >> LOGP, off >> LOGQ          # weights; neuron memories
         h_plane = off[:LOGP] if LOGP else Const(0, 1)
         h_qlane = off[:LOGQ] if LOGQ else Const(0, 1)
         start = Signal()
         is_mem = (region != MM.Region.REG)
-        with m.If(bus.w_en & is_mem & busy):
+        with m.If(hb_w_en & is_mem & busy):
             m.d.sync += awb.eq(1)
-        with m.If(bus.r_en & is_mem & busy):
+        with m.If(hb_r_en & is_mem & busy):
             m.d.sync += awb.eq(1)
-        host_w = bus.w_en & ~busy
+        host_w = hb_w_en & ~busy
         depth_of = {MM.Region.WEIGHT: WW * P, MM.Region.THETA: NW * P, MM.Region.BIAS: NW * P,
                     MM.Region.MEMBRANE: NW * P, MM.Region.INPUT: p.input_depth}
         in_range = Signal()
@@ -215,7 +236,7 @@ class CFCore(wiring.Component):
         m.d.comb += [onehot_p.eq(1 << h_plane), onehot_q.eq(1 << h_qlane)]
 
         def rep(bits, n):
-            return Cat(*([bus.w_data[:bits]] * n))
+            return Cat(*([hb_w_data[:bits]] * n))
 
         def host_en(region_id, onehot):
             return Mux(host_w & in_range & (region == region_id), onehot, 0)
@@ -225,32 +246,32 @@ class CFCore(wiring.Component):
         for region_id, mp in ((MM.Region.THETA, thm), (MM.Region.BIAS, bm)):
             m.d.comb += [mp.w_addr.eq(h_qword), mp.w_data.eq(rep(mp.lane_bits, Q)),
                          mp.w_en.eq(host_en(region_id, onehot_q))]
-        m.d.comb += [i_w.addr.eq(off), i_w.data.eq(bus.w_data[:8]),
+        m.d.comb += [i_w.addr.eq(off), i_w.data.eq(hb_w_data[:8]),
                      i_w.en.eq(host_w & in_range & (region == MM.Region.INPUT))]
 
         reg_off = off[:8]
         with m.If(host_w & (region == MM.Region.REG)):
             with m.Switch(reg_off):
                 with m.Case(MM.Reg.CTRL):
-                    m.d.comb += start.eq(bus.w_data[0])
-                    with m.If(bus.w_data[1]):
+                    m.d.comb += start.eq(hb_w_data[0])
+                    with m.If(hb_w_data[1]):
                         m.d.sync += [done.eq(0), error.eq(0), awb.eq(0), bad_addr.eq(0),
                                      err_code.eq(0), err_layer.eq(0)]
                 with m.Case(MM.Reg.T):
-                    m.d.sync += T.eq(bus.w_data)
+                    m.d.sync += T.eq(hb_w_data)
                 with m.Case(MM.Reg.N_LAYERS):
-                    m.d.sync += n_layers.eq(bus.w_data)
+                    m.d.sync += n_layers.eq(hb_w_data)
                 with m.Case(MM.Reg.V_BITS):
-                    m.d.sync += vbits.eq(bus.w_data)
+                    m.d.sync += vbits.eq(hb_w_data)
                 with m.Case(MM.Reg.INPUT_MODE):
-                    m.d.sync += dynamic.eq(bus.w_data[0])
+                    m.d.sync += dynamic.eq(hb_w_data[0])
         is_cfg = (region == MM.Region.REG) & (reg_off >= MM.Reg.LAYER) \
             & (reg_off < MM.Reg.LAYER + LMAX * MM.LAYER_STRIDE)
         field_mask = Array(Const((1 << LB[LF(f)]) - 1, 32) for f in range(MM.LAYER_STRIDE))
-        with m.If(is_cfg & busy & (bus.w_en | bus.r_en)):
+        with m.If(is_cfg & busy & (hb_w_en | hb_r_en)):
             m.d.sync += awb.eq(1)
         m.d.comb += [cfg_w.addr.eq(reg_off - MM.Reg.LAYER),
-                     cfg_w.data.eq(bus.w_data & field_mask[reg_off[:3]]),
+                     cfg_w.data.eq(hb_w_data & field_mask[reg_off[:3]]),
                      cfg_w.en.eq(host_w & is_cfg)]
 
         # reads: registers answer from a mux; memories through their read ports (when idle)
@@ -260,10 +281,10 @@ class CFCore(wiring.Component):
         r_qlane = Signal(max(1, LOGQ))
         r_regval = Signal(32)
         r_cfg = Signal()
-        m.d.sync += [r_pending.eq(bus.r_en), r_region.eq(region), r_plane.eq(h_plane),
+        m.d.sync += [r_pending.eq(hb_r_en), r_region.eq(region), r_plane.eq(h_plane),
                      r_qlane.eq(h_qlane), r_cfg.eq(is_cfg)]
         regval = Signal(32)
-        status = Cat(busy, done, error, awb, bad_addr, Const(0, 3), err_code, err_layer)
+        status = Cat(busy | start_r, done, error, awb, bad_addr, Const(0, 3), err_code, err_layer)
         info = p.info_registers()
         with m.Switch(reg_off):
             for reg, val in info.items():
@@ -388,6 +409,7 @@ class CFCore(wiring.Component):
         cl_addr = Signal(range(max(2, NQ)))
         used_words = Signal(WNQ + 1)       # fire words the configured model occupies
 
+        m.d.sync += start_r.eq(start)
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
 
@@ -598,7 +620,7 @@ class CFCore(wiring.Component):
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
-                with m.If(start):
+                with m.If(start_r):
                     m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), err_code.eq(0),
                                  err_layer.eq(0), li.eq(0), ld_f.eq(0), checking.eq(1),
                                  cycles.eq(0), events.eq(0),

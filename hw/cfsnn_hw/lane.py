@@ -1,6 +1,6 @@
 """One CF neuron lane: leak, exact add, saturation, circulate-firing, reset (pipelined)."""
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -45,9 +45,10 @@ class CFLane(wiring.Component):
             "u_next": Out(signed(v_bits)), "spike": Out(signed(F.SPIKE_BITS)),
         })
 
-    #: Cycles from the inputs to the outputs: H is registered after the charge, the
-    #: quotient after the division; the count, m x theta and the reset are combinational.
-    LATENCY = 2
+    #: Cycles from the inputs to the outputs: H is registered after the charge, the partial
+    #: quotient after each of the three division steps, m and m x theta after the clamp; the
+    #: spike and the reset are combinational. One neuron enters and one leaves per cycle.
+    LATENCY = 5
 
     def elaborate(self, platform):
         m = Module()
@@ -67,32 +68,33 @@ class CFLane(wiring.Component):
         flags = Cat(self.bipolar, self.reset_zero, self.readout)
         flags1 = Signal(3)
         m.d.sync += [h1.eq(h_c), theta1.eq(self.theta), k1.eq(self.k), flags1.eq(flags)]
-        # stage 2, divide: q = min(7, floor(|H| / theta)) by three restoring steps against
-        # 4 theta, 2 theta, theta. If |H| >= 8 theta every step subtracts and q = 7, which is
-        # all the count needs (K <= 7); below that the steps are exact long division.
+        # stages 2-4, divide: q = min(7, floor(|H| / theta)) by three restoring steps
+        # against 4 theta, 2 theta, theta, one per stage. If |H| >= 8 theta every step
+        # subtracts and q = 7, which is all the count needs (K <= 7); below that the steps
+        # are exact long division.
         mag = Signal(unsigned(V + 1))                # |H|, one bit wider
         m.d.comb += mag.eq(Mux(h1 < 0, -h1, h1))
-        r = mag
-        qbits = []
+        r, qv, hv, tv, kv, fv = mag, Const(0, 3), h1, theta1, k1, flags1
         for b in (2, 1, 0):
             d = Signal(signed(V + 4), name=f"div{b}")
-            ge = Signal(name=f"ge{b}")
-            nr = Signal(unsigned(V + 1), name=f"rem{b}")
-            m.d.comb += [d.eq(r - (theta1 << b)), ge.eq(d >= 0), nr.eq(Mux(ge, d, r))]
-            qbits.append(ge)
-            r = nr
-        q = Signal(3)
-        m.d.comb += q.eq(Cat(*reversed(qbits)))
-        h, q2, theta2, k2 = Signal(signed(V)), Signal(3), Signal(unsigned(V)), Signal(3)
-        flags2 = Signal(3)
-        m.d.sync += [h.eq(h1), q2.eq(q), theta2.eq(theta1), k2.eq(k1), flags2.eq(flags1)]
-        # stage 3 (combinational): m = min(K, q), m x theta by shifts and adds, the spike
-        # and the reset
-        count = Signal(3)
-        m.d.comb += count.eq(Mux(q2 > k2, k2, q2))
+            m.d.comb += d.eq(r - (tv << b))
+            ge = d >= 0
+            nr, nq = Signal(unsigned(V + 1), name=f"rem{b}"), Signal(3, name=f"quot{b}")
+            nh, nt = Signal(signed(V), name=f"h_d{b}"), Signal(unsigned(V), name=f"theta_d{b}")
+            nk, nf = Signal(3, name=f"k_d{b}"), Signal(3, name=f"flags_d{b}")
+            m.d.sync += [nr.eq(Mux(ge, d, r)), nq.eq(qv | (ge << b)), nh.eq(hv), nt.eq(tv),
+                         nk.eq(kv), nf.eq(fv)]
+            r, qv, hv, tv, kv, fv = nr, nq, nh, nt, nk, nf
+        # stage 5: m = min(K, q), then m x theta by shifts and adds, registered
+        count_c = Signal(3)
+        m.d.comb += count_c.eq(Mux(qv > kv, kv, qv))
+        h, count = Signal(signed(V)), Signal(3)
         m_theta = Signal(unsigned(V + 3))
-        m.d.comb += m_theta.eq(Mux(count[0], theta2, 0) + Mux(count[1], theta2 << 1, 0)
-                               + Mux(count[2], theta2 << 2, 0))
+        flags2 = Signal(3)
+        m.d.sync += [h.eq(hv), count.eq(count_c), flags2.eq(fv),
+                     m_theta.eq(Mux(count_c[0], tv, 0) + Mux(count_c[1], tv << 1, 0)
+                                + Mux(count_c[2], tv << 2, 0))]
+        # output (combinational): the spike and the reset
         bipolar, reset_zero, readout = flags2[0], flags2[1], flags2[2]
         pos = h >= 0
         spike = Signal(signed(F.SPIKE_BITS))

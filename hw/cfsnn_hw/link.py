@@ -242,12 +242,13 @@ class LinkBridge(wiring.Component):
                 m.d.comb += bus_read(MM.reg_addr(0) + k)
                 m.next = "INFO_STORE"
             with m.State("INFO_STORE"):
-                m.d.comb += store(k, bus.r_data)
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == n_core_info):
-                    m.next = "INFO_LINK"
-                with m.Else():
-                    m.next = "INFO"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.comb += store(k, bus.r_data)
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k + 1 == n_core_info):
+                        m.next = "INFO_LINK"
+                    with m.Else():
+                        m.next = "INFO"
             with m.State("INFO_LINK"):
                 j = k - n_core_info
                 m.d.comb += store(k, Array(Const(v, 32) for v in link_info)[j])
@@ -270,11 +271,12 @@ class LinkBridge(wiring.Component):
                     m.d.comb += bus_read(STATUS_ADDR)
                     m.next = "WR_BUSY"
             with m.State("WR_BUSY"):
-                m.d.comb += rx_r.addr.eq(1)
-                with m.If(bus.r_data & MM.Status.BUSY):
-                    reply(m, PR.Status.BUSY)
-                with m.Else():
-                    m.next = "WR_DO"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.comb += rx_r.addr.eq(1)
+                    with m.If(bus.r_data & MM.Status.BUSY):
+                        reply(m, PR.Status.BUSY)
+                    with m.Else():
+                        m.next = "WR_DO"
             with m.State("WR_FETCH"):
                 m.d.comb += rx_r.addr.eq(k + 1)
                 m.next = "WR_DO"
@@ -302,28 +304,31 @@ class LinkBridge(wiring.Component):
                     m.d.comb += bus_read(STATUS_ADDR)
                     m.next = "RD_BUSY"
             with m.State("RD_BUSY"):
-                with m.If((bus.r_data & MM.Status.BUSY) & (base[MM.REGION_SHIFT:] != 0)):
-                    reply(m, PR.Status.BUSY)
-                with m.Else():
-                    m.next = "RD_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    with m.If((bus.r_data & MM.Status.BUSY) & (base[MM.REGION_SHIFT:] != 0)):
+                        reply(m, PR.Status.BUSY)
+                    with m.Else():
+                        m.next = "RD_ISSUE"
             with m.State("RD_ISSUE"):
                 m.d.comb += bus_read(base + k)
                 m.next = "RD_STORE"
             with m.State("RD_STORE"):
-                m.d.comb += store(k, bus.r_data)
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == count):
-                    reply(m, PR.Status.OK, count << 2)
-                with m.Else():
-                    m.next = "RD_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.comb += store(k, bus.r_data)
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k + 1 == count):
+                        reply(m, PR.Status.OK, count << 2)
+                    with m.Else():
+                        m.next = "RD_ISSUE"
             # RUN codes...: write the inputs, start, wait, collect the results
             with m.State("RUN_BUSY"):
-                with m.If(bus.r_data & MM.Status.BUSY):
-                    reply(m, PR.Status.BUSY)
-                with m.Elif(length == 0):
-                    m.next = "RUN_START"
-                with m.Else():
-                    m.next = "RUN_FETCH"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    with m.If(bus.r_data & MM.Status.BUSY):
+                        reply(m, PR.Status.BUSY)
+                    with m.Elif(length == 0):
+                        m.next = "RUN_START"
+                    with m.Else():
+                        m.next = "RUN_FETCH"
             with m.State("RUN_FETCH"):
                 m.d.comb += rx_r.addr.eq(k >> 2)
                 m.next = "RUN_DO"
@@ -342,41 +347,45 @@ class LinkBridge(wiring.Component):
                 m.d.comb += bus_read(STATUS_ADDR)
                 m.next = "RUN_WAIT"
             with m.State("RUN_WAIT"):
-                with m.If(bus.r_data & MM.Status.BUSY):
-                    m.next = "RUN_POLL"
-                with m.Elif(bus.r_data & MM.Status.ERROR):
-                    m.d.comb += store(0, bus.r_data)
-                    reply(m, PR.Status.CORE_ERROR, 4)
-                with m.Else():
-                    m.d.sync += k.eq(0)
-                    m.next = "RES_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    with m.If(bus.r_data & MM.Status.BUSY):
+                        m.next = "RUN_POLL"
+                    with m.Elif(bus.r_data & MM.Status.ERROR):
+                        m.d.comb += store(0, bus.r_data)
+                        reply(m, PR.Status.CORE_ERROR, 4)
+                    with m.Else():
+                        m.d.sync += k.eq(0)
+                        m.next = "RES_ISSUE"
             fixed = [MM.Reg.PREDICTION, MM.Reg.CYCLES, MM.Reg.EVENTS, MM.Reg.SYNOPS]
             with m.State("RES_ISSUE"):
                 m.d.comb += bus_read(Array(Const(MM.reg_addr(r), 32) for r in fixed)[k])
                 m.next = "RES_STORE"
             with m.State("RES_STORE"):
-                m.d.comb += store(k, bus.r_data)
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == len(fixed)):
-                    m.next = "NL_ISSUE"
-                with m.Else():
-                    m.next = "RES_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.comb += store(k, bus.r_data)
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k + 1 == len(fixed)):
+                        m.next = "NL_ISSUE"
+                    with m.Else():
+                        m.next = "RES_ISSUE"
             with m.State("NL_ISSUE"):
                 m.d.comb += bus_read(MM.reg_addr(MM.Reg.N_LAYERS))
                 m.next = "NL_STORE"
             with m.State("NL_STORE"):
-                m.d.sync += n_layers.eq(bus.r_data)
-                m.next = "NO_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.sync += n_layers.eq(bus.r_data)
+                    m.next = "NO_ISSUE"
             last = (n_layers - 1)[:8]
             with m.State("NO_ISSUE"):
                 m.d.comb += bus_read(MM.reg_addr(MM.Reg.LAYER) + last * MM.LAYER_STRIDE
                                      + MM.LayerField.N_OUT)
                 m.next = "NO_STORE"
             with m.State("NO_STORE"):
-                # registered first: memory read, bus mux and compare in one cycle were the
-                # longest path of the ECP5 build
-                m.d.sync += n_out.eq(bus.r_data)
-                m.next = "NO_CLAMP"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    # registered first: memory read, bus mux and compare in one cycle were the
+                    # longest path of the ECP5 build
+                    m.d.sync += n_out.eq(bus.r_data)
+                    m.next = "NO_CLAMP"
             with m.State("NO_CLAMP"):
                 n_rep = Mux(n_out > max_logits, max_logits, n_out)
                 m.d.sync += n_out.eq(n_rep)
@@ -387,8 +396,9 @@ class LinkBridge(wiring.Component):
                                      + MM.LayerField.NEURON_BASE)
                 m.next = "NB_STORE"
             with m.State("NB_STORE"):
-                m.d.sync += [nbase.eq(bus.r_data), k.eq(0)]
-                m.next = "LG_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.sync += [nbase.eq(bus.r_data), k.eq(0)]
+                    m.next = "LG_ISSUE"
             with m.State("LG_ISSUE"):
                 with m.If(k == n_out):
                     m.d.comb += store(5 + n_out, n_layers - 1)
@@ -398,9 +408,10 @@ class LinkBridge(wiring.Component):
                     m.d.comb += bus_read(MM.mem_addr(MM.Region.MEMBRANE, 0) + nbase * P + k)
                     m.next = "LG_STORE"
             with m.State("LG_STORE"):
-                m.d.comb += store(5 + k, bus.r_data)
-                m.d.sync += k.eq(k + 1)
-                m.next = "LG_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.comb += store(5 + k, bus.r_data)
+                    m.d.sync += k.eq(k + 1)
+                    m.next = "LG_ISSUE"
             with m.State("SP_ISSUE"):
                 with m.If(k + 1 >= n_layers):
                     reply(m, PR.Status.OK, (6 + n_out + n_layers - 1) << 2)
@@ -408,9 +419,10 @@ class LinkBridge(wiring.Component):
                     m.d.comb += bus_read(MM.reg_addr(MM.Reg.SPIKES) + k)
                     m.next = "SP_STORE"
             with m.State("SP_STORE"):
-                m.d.comb += store(6 + n_out + k, bus.r_data)
-                m.d.sync += k.eq(k + 1)
-                m.next = "SP_ISSUE"
+                with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
+                    m.d.comb += store(6 + n_out + k, bus.r_data)
+                    m.d.sync += k.eq(k + 1)
+                    m.next = "SP_ISSUE"
             # ---------------------------------------------------------------- transmit
             tx_byte = Signal(8)
             tx_crc = crc_step(m, crc, tx_byte, "tx_crc")

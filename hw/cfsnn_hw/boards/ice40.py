@@ -35,15 +35,12 @@ class ICE40Core(CFCore):
     HW_CHECK = False      # about 700 logic cells the UP5K does not have; see CFCore.HW_CHECK
     FIRE_REG = False      # the UP5K's clock target does not need it; see CFCore.FIRE_REG
     MAC_REG = False       # multiply and accumulate in one SB_MAC16 each; see multiply_add
-    #: How every netlist of this core is synthesised (the bitstream and the gate-level check
-    #: run the same Yosys script on the same RTLIL). No -dsp: Yosys' DSP inference rewrites
-    #: hand-placed SB_MAC16 blocks (it moved the adder back into logic, and that netlist did
-    #: not match golden). After reading, every non-transparent read port is marked "a
-    #: read/write collision returns X": no memory of this core reads a word in the cycle it
-    #: is written (the synapse engine spaces events to avoid it), and without the mark Yosys
-    #: wraps each EBR in read-old-data logic (about 600 flip-flops and 400 LUTs here).
+    #: synth_ice40 options (the bitstream and the gate-level check use the same script, see
+    #: CFCore.SCRIPT_AFTER_READ). No -dsp: Yosys' DSP inference rewrites hand-placed SB_MAC16
+    #: blocks (it moved the adder back into logic, and that netlist did not match golden).
     SYNTH_OPTS = ""
-    SCRIPT_AFTER_READ = r"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:TRANSPARENCY_MASK=0"
+    #: ... and the event FIFO's storage goes to EBR (in logic it cost about 180 cells).
+    SCRIPT_AFTER_READ = CFCore.SCRIPT_AFTER_READ + '; setattr -set ram_style "block" m:storage'
 
     def __init__(self, *, params: MM.BuildParams):
         check_spram_fit(params)

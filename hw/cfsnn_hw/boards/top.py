@@ -1,6 +1,6 @@
 """Board tops: PLL, reset button, the SoC (UART <-> link <-> core) on the FTDI UART pins, LEDs.
 
-LEDs: heartbeat (about 1.5 Hz, proves the PLL clock runs), busy, done, error. The iCEBreaker
+LEDs: heartbeat (about 1 Hz, proves the PLL clock runs), busy, done, error. The iCEBreaker
 has two LEDs on the main board (green: heartbeat, red: error) and five on its break-off PMOD
 (heartbeat, busy, done, error); the ULX3S uses LEDs 0-3 for the same four."""
 
@@ -42,12 +42,11 @@ class BoardTop(Elaboratable):
             m.submodules.uart_en = en = io.Buffer("o", platform.request("uart_tx_enable", 0,
                                                                          dir="-"))
             m.d.comb += en.o.eq(1)
-        beat = Signal(range(int(self.f_actual * 1e6 / 3) + 1))
-        heartbeat = Signal()
-        with m.If(beat == 0):
-            m.d.sync += [beat.eq(int(self.f_actual * 1e6 / 3)), heartbeat.eq(~heartbeat)]
-        with m.Else():
-            m.d.sync += beat.eq(beat - 1)
+        # a free-running counter's top bit: 0.9 to 1.8 Hz between 15 and 60 MHz
+        bits = max(1, int(self.f_actual * 1e6).bit_length() - 1)
+        beat = Signal(bits)
+        m.d.sync += beat.eq(beat + 1)
+        heartbeat = beat[-1]
         signals = {"heartbeat": heartbeat, "busy": soc.busy, "done": soc.done,
                    "error": soc.error}
         for i, (res, num, what) in enumerate(b.leds):
