@@ -40,8 +40,8 @@ cycle after the cycle it is presented in; a read presented with ``r_en`` returns
 with ``r_valid`` READ_LATENCY cycles later (a master waits for ``r_valid``)."""
 
 #: Cycles from a read request (``r_en``) to its ``r_valid``: the core registers the request,
-#: then reads its memories or registers.
-READ_LATENCY = 2
+#: reads its memories or registers, and registers the answer.
+READ_LATENCY = 3
 
 
 def _bits(n: int) -> int:
@@ -306,30 +306,34 @@ class CFCore(wiring.Component):
             v = Array(mp.lane(mp.r_data, j) for j in range(mp.lanes))[sel]
             return v.as_signed() if signed_ else v
 
+        # the answer is registered on its way out (READ_LATENCY counts this cycle): the
+        # memory read, the lane select and the master's use of the data are not in one cycle
+        rd_valid, rd_data = Signal(), Signal(MM.DATA_BITS)
+        m.d.sync += [bus.r_valid.eq(rd_valid), bus.r_data.eq(rd_data)]
         r_busy = Signal()
         m.d.sync += r_busy.eq(busy)
         with m.If(r_pending):
-            m.d.comb += bus.r_valid.eq(1)
+            m.d.comb += rd_valid.eq(1)
             with m.If(r_busy & ((r_region != MM.Region.REG) | r_cfg)):
-                m.d.comb += bus.r_data.eq(0)
+                m.d.comb += rd_data.eq(0)
             with m.Elif(r_cfg):
-                m.d.comb += bus.r_data.eq(cfg_r.data)
+                m.d.comb += rd_data.eq(cfg_r.data)
             with m.Else():
                 with m.Switch(r_region):
                     with m.Case(MM.Region.REG):
-                        m.d.comb += bus.r_data.eq(r_regval)
+                        m.d.comb += rd_data.eq(r_regval)
                     with m.Case(MM.Region.WEIGHT):
-                        m.d.comb += bus.r_data.eq(lane_of(wm, r_plane))
+                        m.d.comb += rd_data.eq(lane_of(wm, r_plane))
                     with m.Case(MM.Region.THETA):
-                        m.d.comb += bus.r_data.eq(lane_of(thm, r_qlane, False))
+                        m.d.comb += rd_data.eq(lane_of(thm, r_qlane, False))
                     with m.Case(MM.Region.BIAS):
-                        m.d.comb += bus.r_data.eq(lane_of(bm, r_qlane))
+                        m.d.comb += rd_data.eq(lane_of(bm, r_qlane))
                     with m.Case(MM.Region.MEMBRANE):
-                        m.d.comb += bus.r_data.eq(lane_of(um, r_qlane))
+                        m.d.comb += rd_data.eq(lane_of(um, r_qlane))
                     with m.Case(MM.Region.INPUT):
-                        m.d.comb += bus.r_data.eq(i_r.data)
+                        m.d.comb += rd_data.eq(i_r.data)
                     with m.Case(MM.Region.SPIKE):
-                        m.d.comb += bus.r_data.eq(lane_of(sm, r_qlane))
+                        m.d.comb += rd_data.eq(lane_of(sm, r_qlane))
 
         # ---------------------------------------------------------------- sequencer state
         # address registers are as wide as the addresses (CHECK proved every base + size fits)

@@ -45,30 +45,36 @@ class CFLane(wiring.Component):
             "u_next": Out(signed(v_bits)), "spike": Out(signed(F.SPIKE_BITS)),
         })
 
-    #: Cycles from the inputs to the outputs: H is registered after the charge, the partial
-    #: quotient after each of the three division steps, m and m x theta after the clamp; the
-    #: spike and the reset are combinational. One neuron enters and one leaves per cycle.
-    LATENCY = 5
+    #: Cycles from the inputs to the outputs: the sum is registered after the charge, H after
+    #: the saturation, the partial quotient after each of the three division steps, m and
+    #: m x theta after the clamp; the spike and the reset are combinational. One neuron enters
+    #: and one leaves per cycle.
+    LATENCY = 6
 
     def elaborate(self, platform):
         m = Module()
         V = self.v_bits
-        # stage 1, charge: L = U - (U >> k), H = sat(L + a), a = W s + b (exact)
+        # stage 1, charge: L = U - (U >> k), T = L + a, a = W s + b (exact)
         leaked = Signal(signed(V + 1))
-        total = Signal(signed(max(V, self.acc_bits) + 2))
-        h_c = Signal(signed(V))
+        total_c = Signal(signed(max(V, self.acc_bits) + 2))
         m.d.comb += [
             leaked.eq(Mux(self.leak == 0, self.u, self.u - (self.u >> self.leak))),
-            total.eq(leaked + self.acc),
-            h_c.eq(Mux(total > self.vmax, self.vmax, Mux(total < self.vmin, self.vmin, total))),
+            total_c.eq(leaked + self.acc),
         ]
+        total = Signal.like(total_c)
+        theta0, k0, flags0 = Signal(unsigned(V)), Signal(3), Signal(3)
+        flags = Cat(self.bipolar, self.reset_zero, self.readout)
+        m.d.sync += [total.eq(total_c), theta0.eq(self.theta), k0.eq(self.k), flags0.eq(flags)]
+        # stage 2, saturate: H = sat(T) to the model's v_bits
+        h_c = Signal(signed(V))
+        m.d.comb += h_c.eq(Mux(total > self.vmax, self.vmax,
+                               Mux(total < self.vmin, self.vmin, total)))
         h1 = Signal(signed(V))
         theta1 = Signal(unsigned(V))
         k1 = Signal(3)
-        flags = Cat(self.bipolar, self.reset_zero, self.readout)
         flags1 = Signal(3)
-        m.d.sync += [h1.eq(h_c), theta1.eq(self.theta), k1.eq(self.k), flags1.eq(flags)]
-        # stages 2-4, divide: q = min(7, floor(|H| / theta)) by three restoring steps
+        m.d.sync += [h1.eq(h_c), theta1.eq(theta0), k1.eq(k0), flags1.eq(flags0)]
+        # stages 3-5, divide: q = min(7, floor(|H| / theta)) by three restoring steps
         # against 4 theta, 2 theta, theta, one per stage. If |H| >= 8 theta every step
         # subtracts and q = 7, which is all the count needs (K <= 7); below that the steps
         # are exact long division.
@@ -85,7 +91,7 @@ class CFLane(wiring.Component):
             m.d.sync += [nr.eq(Mux(ge, d, r)), nq.eq(qv | (ge << b)), nh.eq(hv), nt.eq(tv),
                          nk.eq(kv), nf.eq(fv)]
             r, qv, hv, tv, kv, fv = nr, nq, nh, nt, nk, nf
-        # stage 5: m = min(K, q), then m x theta by shifts and adds, registered
+        # stage 6: m = min(K, q), then m x theta by shifts and adds, registered
         count_c = Signal(3)
         m.d.comb += count_c.eq(Mux(qv > kv, kv, qv))
         h, count = Signal(signed(V)), Signal(3)
