@@ -85,6 +85,8 @@ class LinkBridge(wiring.Component):
         crc = Signal(16)
         crc_lo = Signal(8)
         k = Signal(16)
+        k1 = Signal(16, init=1)      # k + 1, kept in a register: it ends loops in compares
+        idx1 = Signal(16, init=1)    # idx + 1, likewise
         base = Signal(32)
         count = Signal(16)
         tx_len = Signal(16)
@@ -132,8 +134,10 @@ class LinkBridge(wiring.Component):
         def store(widx, data):
             return [tx_w.addr.eq(widx), tx_w.data.eq(data), tx_w.en.eq(1)]
 
+        # registered: the bounds check (an adder, a compare, the region's limit) feeds the
+        # next-state logic one cycle after base and count settle (the *_BOUNDS states)
         bounds_ok = Signal()
-        m.d.comb += bounds_ok.eq(in_bounds(base, count, op == PR.Op.WRITE))
+        m.d.sync += bounds_ok.eq(in_bounds(base, count, op == PR.Op.WRITE))
         rx_states = ("SEQ", "OP", "LEN0", "LEN1", "PAY", "CRC0", "CRC1")
         STATUS_ADDR = MM.reg_addr(MM.Reg.STATUS)
         max_logits = PR.max_run_logits(p.max_layers)
@@ -164,7 +168,7 @@ class LinkBridge(wiring.Component):
                 give_up()
                 new_len = Cat(length[:8], byte)
                 with m.If(self.rx_valid):
-                    m.d.sync += [length[8:].eq(byte), crc.eq(rx_crc), idx.eq(0)]
+                    m.d.sync += [length[8:].eq(byte), crc.eq(rx_crc), idx.eq(0), idx1.eq(1)]
                     with m.If(new_len > PR.MAX_PAYLOAD):
                         m.d.sync += bad_frames.eq(bad_frames + 1)
                         m.next = "HUNT"
@@ -177,8 +181,8 @@ class LinkBridge(wiring.Component):
                 m.d.comb += [rx_w.addr.eq(idx >> 2), rx_w.data.eq(Cat(byte, byte, byte, byte)),
                              rx_w.en.eq(Mux(self.rx_valid, 1 << idx[:2], 0))]
                 with m.If(self.rx_valid):
-                    m.d.sync += [crc.eq(rx_crc), idx.eq(idx + 1)]
-                    with m.If(idx + 1 == length):
+                    m.d.sync += [crc.eq(rx_crc), idx.eq(idx1), idx1.eq(idx1 + 1)]
+                    with m.If(idx1 == length):
                         m.next = "CRC0"
             with m.State("CRC0"):
                 give_up()
@@ -190,7 +194,7 @@ class LinkBridge(wiring.Component):
                 m.d.comb += rx_r.addr.eq(0)
                 with m.If(self.rx_valid):
                     with m.If(Cat(crc_lo, byte) == crc):
-                        m.d.sync += [frames_ok.eq(frames_ok + 1), k.eq(0)]
+                        m.d.sync += [frames_ok.eq(frames_ok + 1), k.eq(0), k1.eq(1)]
                         m.next = "EXEC"
                     with m.Else():
                         m.d.sync += crc_errors.eq(crc_errors + 1)
@@ -244,25 +248,27 @@ class LinkBridge(wiring.Component):
             with m.State("INFO_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     m.d.comb += store(k, bus.r_data)
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k + 1 == n_core_info):
+                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                    with m.If(k1 == n_core_info):
                         m.next = "INFO_LINK"
                     with m.Else():
                         m.next = "INFO"
             with m.State("INFO_LINK"):
                 j = k - n_core_info
                 m.d.comb += store(k, Array(Const(v, 32) for v in link_info)[j])
-                m.d.sync += k.eq(k + 1)
+                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
                 with m.If(j + 1 == len(link_info)):
                     reply(m, PR.Status.OK, 4 * (n_core_info + len(link_info)))
             with m.State("STATS"):
                 m.d.comb += store(k, stats[k])
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == len(PR.STATS_WORDS)):
+                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                with m.If(k1 == len(PR.STATS_WORDS)):
                     reply(m, PR.Status.OK, 4 * len(PR.STATS_WORDS))
             # WRITE addr, words...
             with m.State("WR_ADDR"):
                 m.d.sync += base.eq(rx_r.data)
+                m.next = "WR_BOUNDS"
+            with m.State("WR_BOUNDS"):
                 m.next = "WR_CHECK"
             with m.State("WR_CHECK"):      # from registers: the bounds check is a long path
                 with m.If(~bounds_ok):
@@ -278,12 +284,12 @@ class LinkBridge(wiring.Component):
                     with m.Else():
                         m.next = "WR_DO"
             with m.State("WR_FETCH"):
-                m.d.comb += rx_r.addr.eq(k + 1)
+                m.d.comb += rx_r.addr.eq(k1)
                 m.next = "WR_DO"
             with m.State("WR_DO"):
                 m.d.comb += bus_write(base + k, rx_r.data)
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == count):
+                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                with m.If(k1 == count):
                     reply(m, PR.Status.OK)
                 with m.Else():
                     m.next = "WR_FETCH"
@@ -294,6 +300,8 @@ class LinkBridge(wiring.Component):
                 m.next = "RD_COUNT"
             with m.State("RD_COUNT"):
                 m.d.sync += count.eq(rx_r.data[:16])
+                m.next = "RD_BOUNDS"
+            with m.State("RD_BOUNDS"):
                 m.next = "RD_CHECK"
             with m.State("RD_CHECK"):
                 with m.If((count == 0) | (count > PR.MAX_READ_WORDS)):
@@ -315,8 +323,8 @@ class LinkBridge(wiring.Component):
             with m.State("RD_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     m.d.comb += store(k, bus.r_data)
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k + 1 == count):
+                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                    with m.If(k1 == count):
                         reply(m, PR.Status.OK, count << 2)
                     with m.Else():
                         m.next = "RD_ISSUE"
@@ -335,8 +343,8 @@ class LinkBridge(wiring.Component):
             with m.State("RUN_DO"):
                 code = Array(rx_r.data[8 * i:8 * i + 8] for i in range(4))[k[:2]]
                 m.d.comb += bus_write(MM.mem_addr(MM.Region.INPUT, 0) + k, code)
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == length):
+                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                with m.If(k1 == length):
                     m.next = "RUN_START"
                 with m.Else():
                     m.next = "RUN_FETCH"
@@ -354,7 +362,7 @@ class LinkBridge(wiring.Component):
                         m.d.comb += store(0, bus.r_data)
                         reply(m, PR.Status.CORE_ERROR, 4)
                     with m.Else():
-                        m.d.sync += k.eq(0)
+                        m.d.sync += [k.eq(0), k1.eq(1)]
                         m.next = "RES_ISSUE"
             fixed = [MM.Reg.PREDICTION, MM.Reg.CYCLES, MM.Reg.EVENTS, MM.Reg.SYNOPS]
             with m.State("RES_ISSUE"):
@@ -363,8 +371,8 @@ class LinkBridge(wiring.Component):
             with m.State("RES_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     m.d.comb += store(k, bus.r_data)
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k + 1 == len(fixed)):
+                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                    with m.If(k1 == len(fixed)):
                         m.next = "NL_ISSUE"
                     with m.Else():
                         m.next = "RES_ISSUE"
@@ -397,12 +405,12 @@ class LinkBridge(wiring.Component):
                 m.next = "NB_STORE"
             with m.State("NB_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.sync += [nbase.eq(bus.r_data), k.eq(0)]
+                    m.d.sync += [nbase.eq(bus.r_data), k.eq(0), k1.eq(1)]
                     m.next = "LG_ISSUE"
             with m.State("LG_ISSUE"):
                 with m.If(k == n_out):
                     m.d.comb += store(5 + n_out, n_layers - 1)
-                    m.d.sync += k.eq(0)
+                    m.d.sync += [k.eq(0), k1.eq(1)]
                     m.next = "SP_ISSUE"
                 with m.Else():
                     m.d.comb += bus_read(MM.mem_addr(MM.Region.MEMBRANE, 0) + nbase * P + k)
@@ -410,10 +418,10 @@ class LinkBridge(wiring.Component):
             with m.State("LG_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     m.d.comb += store(5 + k, bus.r_data)
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
                     m.next = "LG_ISSUE"
             with m.State("SP_ISSUE"):
-                with m.If(k + 1 >= n_layers):
+                with m.If(k1 >= n_layers):
                     reply(m, PR.Status.OK, (6 + n_out + n_layers - 1) << 2)
                 with m.Else():
                     m.d.comb += bus_read(MM.reg_addr(MM.Reg.SPIKES) + k)
@@ -421,7 +429,7 @@ class LinkBridge(wiring.Component):
             with m.State("SP_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     m.d.comb += store(6 + n_out + k, bus.r_data)
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
                     m.next = "SP_ISSUE"
             # ---------------------------------------------------------------- transmit
             tx_byte = Signal(8)
@@ -443,7 +451,7 @@ class LinkBridge(wiring.Component):
             with m.State("TX_SYNC"):
                 m.d.comb += [tx_byte.eq(PR.REP_SYNC), self.tx_valid.eq(1)]
                 with m.If(self.tx_ready):
-                    m.d.sync += [crc.eq(0xFFFF), idx.eq(0)]
+                    m.d.sync += [crc.eq(0xFFFF), idx.eq(0), idx1.eq(1)]
                     m.next = "TX_SEQ"
             tx_state("TX_SEQ", seq, "TX_STATUS")
             tx_state("TX_STATUS", status, "TX_LEN0")
@@ -461,11 +469,11 @@ class LinkBridge(wiring.Component):
             pay = Array(tx_r.data[8 * i:8 * i + 8] for i in range(4))[idx[:2]]
 
             def after_pay():
-                with m.If(idx + 1 == tx_len):
+                with m.If(idx1 == tx_len):
                     m.next = "TX_CRC0"
                 with m.Else():
                     m.next = "TX_WAIT"
-            tx_state("TX_PAY", pay, after_pay, extra=[idx.eq(idx + 1)], comb=[tx_r.addr.eq(idx >> 2)])
+            tx_state("TX_PAY", pay, after_pay, extra=[idx.eq(idx1), idx1.eq(idx1 + 1)], comb=[tx_r.addr.eq(idx >> 2)])
             tx_state("TX_CRC0", crc[:8], "TX_CRC1", update_crc=False)
             tx_state("TX_CRC1", crc[8:], "HUNT", update_crc=False)
 
