@@ -460,11 +460,17 @@ class CFCore(wiring.Component):
             m.d.sync += mac_busy.eq(0)
         with m.Elif(mac_busy):
             m.d.sync += mac_g.eq(mac_g + 1)
-        m.d.sync += [s1_valid.eq(mac_busy), s1_addr.eq(cur_nbase + mac_g), s1_val.eq(mac_val),
-                     s2_valid.eq(s1_valid), s2_addr.eq(s1_addr)]
+        m.d.sync += [s1_valid.eq(mac_busy), s1_addr.eq(cur_nbase + mac_g), s1_val.eq(mac_val)]
+        s1b_valid, s1b_addr, s1b_val = Signal(), Signal(WNW), Signal(signed(9))
         if self.MAC_REG:
-            m.d.sync += prod.eq(Cat(*[(lane(wm.r_data, j, WB).as_signed() * s1_val)[:WB + 9]
-                                      for j in range(P)]))
+            # four stages: weight read; weights registered (the block RAM's clock-to-output
+            # and the multiplier are not in one cycle); product registered and accumulator
+            # read; add and write back
+            w_reg = Signal(P * WB)
+            m.d.sync += [w_reg.eq(wm.r_data), s1b_valid.eq(s1_valid), s1b_addr.eq(s1_addr),
+                         s1b_val.eq(s1_val), s2_valid.eq(s1b_valid), s2_addr.eq(s1b_addr),
+                         prod.eq(Cat(*[(lane(w_reg, j, WB).as_signed() * s1b_val)[:WB + 9]
+                                       for j in range(P)]))]
 
         # ---------------------------------------------------------------- lanes
         lanes = []
@@ -496,7 +502,7 @@ class CFCore(wiring.Component):
             m.d.comb += [
                 wm.r_addr.eq(mac_row + mac_g),
                 am.r_addr.eq(Mux(f_issue, cur_nbase + (f_q >> LOGR),
-                                 s1_addr if self.MAC_REG else cur_nbase + mac_g)),
+                                 s1b_addr if self.MAC_REG else cur_nbase + mac_g)),
                 bm.r_addr.eq(Mux(clearing, clr, cur_qbase + f_q)),
                 thm.r_addr.eq(cur_qbase + f_q),
                 um.r_addr.eq(Mux(am_issue, cur_qbase + (am_j >> LOGQ), cur_qbase + f_q)),
@@ -577,7 +583,7 @@ class CFCore(wiring.Component):
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
         accum_done = (scan_i >= cur_n_in) & ~p_valid & ~q_valid & (fifo.level == 0) & ~mac_busy \
-            & ~s1_valid & ~s2_valid
+            & ~s1_valid & ~s1b_valid & ~s2_valid
         # CHECK per layer: LOAD the layer's fields, form n_in x G and T x n_in by shift and
         # add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no DSP block is spent
         q_kind, q_n_in, q_n_out, q_k, q_leak = L_kind, L_n_in, L_n_out, L_k, L_leak
@@ -749,7 +755,7 @@ EVENT_FIFO_DEPTH = 4
 LOAD_CYCLES = MM.LAYER_STRIDE + 2
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the layer's LOAD.
-STEP_OVERHEAD = 10 + CFLane.LATENCY + LOAD_CYCLES
+STEP_OVERHEAD = 11 + CFLane.LATENCY + LOAD_CYCLES
 #: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
 CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.

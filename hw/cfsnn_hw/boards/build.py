@@ -75,7 +75,7 @@ BOARDS = {
         resources={"logic cells": ["ICESTORM_LC"], "RAM blocks (EBR)": ["ICESTORM_RAM"],
                    "SPRAM": ["ICESTORM_SPRAM"], "DSP (SB_MAC16)": ["ICESTORM_DSP"],
                    "PLL": ["ICESTORM_PLL"], "IO": ["SB_IO"]},
-        nextpnr_opts="--tmg-ripup"),
+        nextpnr_opts=""),
     "ulx3s": Board(
         name="ulx3s", family="ecp5",
         devices={d: f"ULX3S_{d}_Platform" for d in ("12F", "25F", "45F", "85F")},
