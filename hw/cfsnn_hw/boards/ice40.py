@@ -40,6 +40,7 @@ class ICE40Core(CFCore):
     #: blocks (it moved the adder back into logic, and that netlist did not match golden).
     SYNTH_OPTS = ""
     #: ... and the event FIFO's storage goes to EBR (in logic it cost about 180 cells).
+    #: (One-hot state machines were tried: the WebAssembly ABC9 crashed on them.)
     SCRIPT_AFTER_READ = CFCore.SCRIPT_AFTER_READ + '; setattr -set ram_style "block" m:storage'
 
     def __init__(self, *, params: MM.BuildParams):
