@@ -129,6 +129,7 @@ def test_gate_level_digits_model(tmp_path):
     res = regress.run_job(runner, bdir, ICE40_PARAMS, items, _seed(), "gl-digits", stall=0.05,
                           core="ice40")
     r = res["results"][0]
-    print(f"gate-level digits: {r['samples']} samples, {r.get('cycles_mean', '?')} cycles mean")
     assert not r["problems"], r["problems"]
     assert r["samples"] == 100
+    print(f"digits on the iCE40 netlist: 100 samples equal to golden; cycles/inference mean "
+          f"{np.mean(r['cycles']):.0f}, event-driven bound mean {np.mean(r['bound']):.0f}")
