@@ -1,7 +1,7 @@
 """PLL settings and clock domains for the board tops (iCE40 SB_PLL40_PAD, ECP5 EHXPLLL).
 
-The parameter searches give the same answers as ``icepll`` and ``ecppll`` (checked against
-``yowasp-icepll`` / ``yowasp-ecppll`` for 36 frequencies while writing this)."""
+The parameter searches give the same answers as ``icepll`` and ``ecppll``
+(tests/hw/test_boards.py runs ``yowasp-icepll`` / ``yowasp-ecppll`` and compares)."""
 
 import struct
 
