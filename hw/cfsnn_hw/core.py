@@ -1,22 +1,26 @@
-"""The inference core: P CF lanes, an event-driven synapse engine, a sequencer, a host bus.
+"""The inference core: a P-lane synapse engine, Q CF lanes, a sequencer, a host bus.
 
-Dataflow of one layer at one step (docs/HARDWARE.md has the cycle accounting):
+Dataflow of one layer at one step (docs/HARDWARE.md has the cycle accounting), after the
+layer's configuration is LOADed from the configuration memory:
 
 1. ACCUM. A scanner reads the layer's inputs one per cycle (input codes for the first
    layer, the previous layer's spikes otherwise) and pushes every non-zero one into a small
    event FIFO. The synapse engine pops events back to back; for each it spends
    G = ceil(n_out / P) cycles adding ``w * s`` into P exact accumulators per cycle
-   (read, add, write; the accumulator memory's read port is transparent to its write port,
-   so consecutive events may hit the same word). Zero inputs cost no synaptic work.
-2. FIRE. G cycles: each reads P accumulators, biases, membranes and thresholds, runs the P
-   :class:`~cfsnn_hw.lane.CFLane` s, writes the membranes back, clears the accumulators and
-   writes the spikes into the spike memory (one word per step and neuron word: the next
-   layer's input, and the record the host reads back).
+   (read, multiply-add, write; consecutive events may hit the same word: the accumulator
+   read port is transparent, or, without ``ACC_BYPASS``, the engine spaces them). Zero
+   inputs cost no synaptic work.
+2. FIRE. ceil(n_out / Q) cycles: each reads Q accumulators, biases, membranes and
+   thresholds, runs the Q :class:`~cfsnn_hw.lane.CFLane` s, writes the membranes back,
+   reloads the accumulators with their biases and writes the spikes into the spike memory
+   (the next layer's input, and the record the host reads back).
 
 After the last step the readout membranes are the logits; ARGMAX scans them (ties to the
 lowest index). The host reaches everything through a word-addressed bus whose map is
-:mod:`cfsnn.memmap`. Before running, CHECK validates the configuration the host wrote and
-refuses to run (STATUS.ERROR with an error code) rather than compute garbage.
+:mod:`cfsnn.memmap`. Before running, CHECK (``HW_CHECK``) validates the configuration the
+host wrote and refuses to run (STATUS.ERROR with an error code) rather than compute garbage.
+The class attributes (``HW_CHECK``, ``ACC_BYPASS``, ``MAC_REG``, ``FIRE_REG``) and the
+``memory`` / ``multiply_add`` hooks let a board's subclass trade them for area.
 """
 
 import numpy as np
