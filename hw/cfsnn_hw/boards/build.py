@@ -221,7 +221,8 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     bitfile = os.path.join(out, f"cfsnn_{board.name}.{board.bitstream}")
-    for stale in (bitfile, os.path.join(out, "nextpnr_report.json")):
+    for stale in (bitfile, os.path.join(out, "nextpnr_report.json"),
+                  os.path.join(out, "report.json")):
         if os.path.exists(stale):
             os.remove(stale)      # never report an old bitstream as this build's
     t0 = time.time()
