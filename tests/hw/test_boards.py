@@ -120,9 +120,12 @@ def test_report_of_a_build_that_does_not_fit(tmp_path):
     assert "place and route failed" in B.table(rep)
 
 
-def test_build_cli_bad_board_exits_2(capsys):
-    assert B.main(["--board", "nosuch"]) == 2
-    assert "unknown board" in capsys.readouterr().err
+@pytest.mark.parametrize("args,msg", [(["--board", "nosuch"], "unknown board"),
+                                      (["--board", "icebreaker", "--baud", "0"], "--baud"),
+                                      (["--board", "icebreaker", "--mhz", "500"], "PLL output")])
+def test_build_cli_bad_arguments_exit_2(args, msg, capsys, tmp_path):
+    assert B.main(args + ["--out", str(tmp_path / "b")]) == 2
+    assert msg in capsys.readouterr().err
 
 
 def test_prog_without_bitstream_exits_2(tmp_path, capsys):

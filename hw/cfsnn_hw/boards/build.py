@@ -206,6 +206,8 @@ def build(board_name: str, device=None, lanes=None, mhz=None, baud=3_000_000,
     """Build one board's bitstream; returns the report (also written to out/report.json)."""
     board, device, params = resolve(board_name, device, lanes)
     mhz = float(mhz or board.mhz)
+    if not isinstance(baud, int) or baud <= 0:
+        raise BuildError(f"--baud must be a positive integer, not {baud!r}")
     env = tool_env()
     out = os.path.abspath(out or os.path.join("build", board.name))
     os.makedirs(out, exist_ok=True)
