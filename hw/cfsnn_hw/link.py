@@ -79,30 +79,67 @@ class LinkBridge(wiring.Component):
         tx_w = txbuf.write_port()
         tx_r = txbuf.read_port()
 
+        # Datapath registers, each as narrow as the protocol allows. Every bus access goes to
+        # ``ptr`` (loaded or incremented the cycle before), every reply word to txbuf[widx]
+        # (incremented per word, so the reply length is widx x 4): no adders or wide
+        # multiplexers in front of the bus or the reply buffer.
+        LEN_BITS = PR.MAX_PAYLOAD.bit_length()
         seq, op, status = Signal(8), Signal(8), Signal(8)
-        length = Signal(16)
-        idx = Signal(16)
-        crc = Signal(16)
-        crc_lo = Signal(8)
-        k = Signal(16)
-        k1 = Signal(16, init=1)      # k + 1, kept in a register: it ends loops in compares
-        idx1 = Signal(16, init=1)    # idx + 1, likewise
-        base = Signal(32)
-        count = Signal(16)
-        tx_len = Signal(16)
+        length = Signal(LEN_BITS)
+        idx = Signal(LEN_BITS)                # byte or word index of the running loop
+        idx1 = Signal(LEN_BITS, init=1)       # idx + 1, kept in a register: loops end in compares
+        count = Signal(range(WORDS + 1))      # words to write or read
+        bad_count = Signal()
+        widx = Signal(range(WORDS + 1))       # reply words stored so far
+        ptr = Signal(MM.ADDR_BITS)            # the bus address
+        ptr_hi = Signal()                     # the requested address had bits above ADDR_BITS
+        mem_read = Signal()                   # a READ of a memory (not of the registers)
         n_layers = Signal(16)
+        last = Signal(8)                      # n_layers - 1
         n_out = Signal(16)
-        nbase = Signal(32)
-        stats = Array(Signal(32, name=n) for n in PR.STATS_WORDS)
-        frames_ok, crc_errors, bad_frames, timeouts, dropped = stats
+        crc, crc_lo = Signal(16), Signal(8)
         timeout = PR.BYTE_TIMEOUT_BITS * self.clocks_per_bit
         idle = Signal(range(timeout + 1))
         byte = self.rx_data
+        tx_len = Cat(Const(0, 2), widx)
+
+        # Statistics: events never coincide (a byte arrives at most every few cycles, and
+        # each is counted once), so the state machine raises one event code, registered
+        # before it reaches the counters' enables. STATS waits while an increment is pending.
+        stats = [Signal(32, name=n) for n in PR.STATS_WORDS]
+        FRAMES_OK, CRC_ERRORS, BAD_FRAMES, TIMEOUTS, DROPPED = range(len(stats))
+        ev_now, ev_code = Signal(), Signal(3)
+        ev_valid, ev_reg = Signal(), Signal(3)
+        m.d.sync += [ev_valid.eq(ev_now), ev_reg.eq(ev_code)]
+        with m.If(ev_valid):
+            with m.Switch(ev_reg):
+                for i, s_ in enumerate(stats):
+                    with m.Case(i):
+                        m.d.sync += s_.eq(s_ + 1)
+        stat_val = Array(stats)[idx[:3]]
+
+        def event(i):
+            m.d.comb += [ev_now.eq(1), ev_code.eq(i)]
+
+        # CRC, one byte behind: the byte (received or sent) is registered with a flag and
+        # folded in the next cycle, so the state decode and the byte multiplexer are not in
+        # front of the CRC's XOR network. A received frame's CRC1 byte comes at least two
+        # cycles after its last covered byte; the transmitter waits a cycle (TX_CRCW).
+        crc_byte, crc_go = Signal(8), Signal()
+        crc_in, crc_take = Signal(8), Signal()
+        m.d.comb += crc_in.eq(byte)
+        m.d.sync += [crc_byte.eq(crc_in), crc_go.eq(crc_take)]
+        with m.If(crc_go):
+            m.d.sync += crc.eq(crc_step(m, crc, crc_byte, "crc"))
+
+        def fold(value=None):
+            m.d.comb += crc_take.eq(1)
+            if value is not None:
+                m.d.comb += crc_in.eq(value)
 
         limits = region_limits(p)
-        rx_crc = crc_step(m, crc, byte, "rx_crc")
 
-        def in_bounds(addr, n, writable):
+        def in_bounds(addr, hi, n, writable):
             """addr .. addr + n - 1 lies inside one region (and it is writable). One
             comparator against the region's limit (a constant picked by the region) serves
             WRITE and READ (``writable`` is a signal)."""
@@ -119,42 +156,67 @@ class LinkBridge(wiring.Component):
                         else:
                             m.d.comb += lim.eq(l)
             # n >= 1 here, so a limit of 0 (an unknown or read-only region) refuses
-            return (end <= lim) & (addr[MM.ADDR_BITS:] == 0)
+            return (end <= lim) & ~hi
 
-        def reply(m, st, nbytes=0):
-            m.d.sync += [status.eq(st.value), tx_len.eq(nbytes)]
+        def reply(m, st):
+            m.d.sync += status.eq(st.value)
             m.next = "TX_SYNC"
 
-        def bus_read(addr):
-            return [bus.addr.eq(addr), bus.r_en.eq(1)]
+        def bus_read():
+            m.d.comb += bus.r_en.eq(1)
 
-        def bus_write(addr, data):
-            return [bus.addr.eq(addr), bus.w_data.eq(data), bus.w_en.eq(1)]
+        def bus_write(data=None):
+            m.d.comb += bus.w_en.eq(1)
+            if data is not None:
+                m.d.comb += bus.w_data.eq(data)
 
-        def store(widx, data):
-            return [tx_w.addr.eq(widx), tx_w.data.eq(data), tx_w.en.eq(1)]
+        tx_data = Signal(32)
+
+        def store(data=None):
+            m.d.comb += tx_w.en.eq(1)
+            if data is not None:
+                m.d.comb += tx_data.eq(data)
+            m.d.sync += widx.eq(widx + 1)
+
+        def step(inc_ptr=True):
+            m.d.sync += [idx.eq(idx1), idx1.eq(idx1 + 1)]
+            if inc_ptr:
+                m.d.sync += ptr.eq(ptr + 1)
+
+        def restart():
+            m.d.sync += [idx.eq(0), idx1.eq(1)]
+
+        m.d.comb += [bus.addr.eq(ptr), bus.w_data.eq(rx_r.data), tx_w.addr.eq(widx),
+                     tx_w.data.eq(tx_data), tx_data.eq(bus.r_data)]
 
         # registered: the bounds check (an adder, a compare, the region's limit) feeds the
-        # next-state logic one cycle after base and count settle (the *_BOUNDS states)
+        # next-state logic one cycle after ptr and count settle (the *_BOUNDS states)
         bounds_ok = Signal()
-        m.d.sync += bounds_ok.eq(in_bounds(base, count, op == PR.Op.WRITE))
+        m.d.sync += bounds_ok.eq(in_bounds(ptr, ptr_hi, count, op == PR.Op.WRITE))
         rx_states = ("SEQ", "OP", "LEN0", "LEN1", "PAY", "CRC0", "CRC1")
         STATUS_ADDR = MM.reg_addr(MM.Reg.STATUS)
+        CTRL_ADDR = MM.reg_addr(MM.Reg.CTRL)
         max_logits = PR.max_run_logits(p.max_layers)
+        word = rx_r.data
+
+        def load_ptr():
+            """ptr <- the address word of a WRITE or READ (rx word 0, read the cycle before)"""
+            m.d.sync += [ptr.eq(word[:MM.ADDR_BITS]), ptr_hi.eq(word[MM.ADDR_BITS:] != 0)]
 
         with m.FSM(name="link") as fsm:
             # ---------------------------------------------------------------- receive
             with m.State("HUNT"):
                 with m.If(self.rx_valid):
                     with m.If(byte == PR.REQ_SYNC):
-                        m.d.sync += [crc.eq(0xFFFF), idle.eq(0)]
+                        m.d.sync += [crc.eq(0xFFFF), widx.eq(0)]
                         m.next = "SEQ"
                     with m.Else():
-                        m.d.sync += dropped.eq(dropped + 1)
+                        event(DROPPED)
+
             def give_up():
                 # a frame that stops arriving is abandoned after the byte timeout
                 with m.If(~self.rx_valid & (idle == timeout)):
-                    m.d.sync += timeouts.eq(timeouts + 1)
+                    event(TIMEOUTS)
                     m.next = "HUNT"
 
             for name, nxt, action in (("SEQ", "OP", seq.eq(byte)), ("OP", "LEN0", op.eq(byte)),
@@ -162,17 +224,20 @@ class LinkBridge(wiring.Component):
                 with m.State(name):
                     give_up()
                     with m.If(self.rx_valid):
-                        m.d.sync += [action, crc.eq(rx_crc)]
+                        m.d.sync += action
+                        fold()
                         m.next = nxt
             with m.State("LEN1"):
                 give_up()
-                new_len = Cat(length[:8], byte)
                 with m.If(self.rx_valid):
-                    m.d.sync += [length[8:].eq(byte), crc.eq(rx_crc), idx.eq(0), idx1.eq(1)]
-                    with m.If(new_len > PR.MAX_PAYLOAD):
-                        m.d.sync += bad_frames.eq(bad_frames + 1)
+                    fold()
+                    m.d.sync += length[8:].eq(byte)
+                    restart()
+                    # the length is 16 bits on the wire
+                    with m.If(Cat(length[:8], byte) > PR.MAX_PAYLOAD):
+                        event(BAD_FRAMES)
                         m.next = "HUNT"
-                    with m.Elif(new_len == 0):
+                    with m.Elif(Cat(length[:8], byte) == 0):
                         m.next = "CRC0"
                     with m.Else():
                         m.next = "PAY"
@@ -181,7 +246,8 @@ class LinkBridge(wiring.Component):
                 m.d.comb += [rx_w.addr.eq(idx >> 2), rx_w.data.eq(Cat(byte, byte, byte, byte)),
                              rx_w.en.eq(Mux(self.rx_valid, 1 << idx[:2], 0))]
                 with m.If(self.rx_valid):
-                    m.d.sync += [crc.eq(rx_crc), idx.eq(idx1), idx1.eq(idx1 + 1)]
+                    fold()
+                    step(inc_ptr=False)
                     with m.If(idx1 == length):
                         m.next = "CRC0"
             with m.State("CRC0"):
@@ -191,22 +257,23 @@ class LinkBridge(wiring.Component):
                     m.next = "CRC1"
             with m.State("CRC1"):
                 give_up()
-                m.d.comb += rx_r.addr.eq(0)
                 with m.If(self.rx_valid):
+                    restart()
                     with m.If(Cat(crc_lo, byte) == crc):
-                        m.d.sync += [frames_ok.eq(frames_ok + 1), k.eq(0), k1.eq(1)]
+                        event(FRAMES_OK)
                         m.next = "EXEC"
                     with m.Else():
-                        m.d.sync += crc_errors.eq(crc_errors + 1)
+                        event(CRC_ERRORS)
                         reply(m, PR.Status.BAD_CRC)
             # ---------------------------------------------------------------- execute
+            # (rx_r.addr is 0 unless a state says otherwise: rx word 0 is always at hand)
             with m.State("EXEC"):
-                m.d.comb += rx_r.addr.eq(0)
                 with m.Switch(op):
                     with m.Case(PR.Op.INFO):
                         with m.If(length != 0):
                             reply(m, PR.Status.BAD_LENGTH)
                         with m.Else():
+                            m.d.sync += ptr.eq(MM.reg_addr(0))
                             m.next = "INFO"
                     with m.Case(PR.Op.WRITE):
                         with m.If((length < 8) | (length[:2] != 0)):
@@ -223,15 +290,14 @@ class LinkBridge(wiring.Component):
                         with m.If(length > p.input_depth):
                             reply(m, PR.Status.BAD_LENGTH)
                         with m.Else():
-                            m.d.comb += bus_read(STATUS_ADDR)
-                            m.next = "RUN_BUSY"
+                            m.d.sync += ptr.eq(STATUS_ADDR)
+                            m.next = "RUN_STAT"
                     with m.Case(PR.Op.RESET):
                         with m.If(length != 0):
                             reply(m, PR.Status.BAD_LENGTH)
                         with m.Else():
-                            m.d.comb += bus_write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.CLEAR)
-                            m.d.sync += [s.eq(0) for s in stats]
-                            reply(m, PR.Status.OK)
+                            m.d.sync += ptr.eq(CTRL_ADDR)
+                            m.next = "RESET"
                     with m.Case(PR.Op.STATS):
                         with m.If(length != 0):
                             reply(m, PR.Status.BAD_LENGTH)
@@ -239,34 +305,39 @@ class LinkBridge(wiring.Component):
                             m.next = "STATS"
                     with m.Default():
                         reply(m, PR.Status.BAD_OPCODE)
+            with m.State("RESET"):
+                bus_write(MM.Ctrl.CLEAR)
+                m.d.sync += [s_.eq(0) for s_ in stats]
+                reply(m, PR.Status.OK)
             # INFO: the core's build registers, then the link's own words
             n_core_info = MM.N_INFO
             link_info = [PR.MAX_PAYLOAD, PR.PROTOCOL_VERSION, self.clocks_per_bit]
             with m.State("INFO"):
-                m.d.comb += bus_read(MM.reg_addr(0) + k)
+                bus_read()
                 m.next = "INFO_STORE"
             with m.State("INFO_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.comb += store(k, bus.r_data)
-                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                    with m.If(k1 == n_core_info):
+                    store()
+                    step()
+                    with m.If(idx1 == n_core_info):
+                        restart()
                         m.next = "INFO_LINK"
                     with m.Else():
                         m.next = "INFO"
             with m.State("INFO_LINK"):
-                j = k - n_core_info
-                m.d.comb += store(k, Array(Const(v, 32) for v in link_info)[j])
-                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                with m.If(j + 1 == len(link_info)):
-                    reply(m, PR.Status.OK, 4 * (n_core_info + len(link_info)))
+                store(Array(Const(v, 32) for v in link_info)[idx[:2]])
+                step(inc_ptr=False)
+                with m.If(idx1 == len(link_info)):
+                    reply(m, PR.Status.OK)
             with m.State("STATS"):
-                m.d.comb += store(k, stats[k])
-                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                with m.If(k1 == len(PR.STATS_WORDS)):
-                    reply(m, PR.Status.OK, 4 * len(PR.STATS_WORDS))
-            # WRITE addr, words...
+                with m.If(~ev_valid):       # an increment is not pending
+                    store(stat_val)
+                    step(inc_ptr=False)
+                    with m.If(idx1 == len(stats)):
+                        reply(m, PR.Status.OK)
+            # WRITE addr, words...: check the range, then that the core is idle, then write
             with m.State("WR_ADDR"):
-                m.d.sync += base.eq(rx_r.data)
+                load_ptr()
                 m.next = "WR_BOUNDS"
             with m.State("WR_BOUNDS"):
                 m.next = "WR_CHECK"
@@ -274,119 +345,147 @@ class LinkBridge(wiring.Component):
                 with m.If(~bounds_ok):
                     reply(m, PR.Status.BAD_ADDRESS)
                 with m.Else():
-                    m.d.comb += bus_read(STATUS_ADDR)
-                    m.next = "WR_BUSY"
+                    m.d.sync += ptr.eq(STATUS_ADDR)
+                    m.next = "WR_STAT"
+            with m.State("WR_STAT"):
+                bus_read()
+                m.next = "WR_BUSY"
             with m.State("WR_BUSY"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.comb += rx_r.addr.eq(1)
                     with m.If(bus.r_data & MM.Status.BUSY):
                         reply(m, PR.Status.BUSY)
                     with m.Else():
-                        m.next = "WR_DO"
+                        m.next = "WR_BASE"
+            with m.State("WR_BASE"):
+                load_ptr()
+                m.d.comb += rx_r.addr.eq(1)
+                m.next = "WR_DO"
             with m.State("WR_FETCH"):
-                m.d.comb += rx_r.addr.eq(k1)
+                m.d.comb += rx_r.addr.eq(idx1)      # word 0 is the address
                 m.next = "WR_DO"
             with m.State("WR_DO"):
-                m.d.comb += bus_write(base + k, rx_r.data)
-                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                with m.If(k1 == count):
+                bus_write()
+                step()
+                with m.If(idx1 == count):
                     reply(m, PR.Status.OK)
                 with m.Else():
                     m.next = "WR_FETCH"
             # READ addr, count
             with m.State("RD_ADDR"):
+                load_ptr()
                 m.d.comb += rx_r.addr.eq(1)
-                m.d.sync += base.eq(rx_r.data)
                 m.next = "RD_COUNT"
             with m.State("RD_COUNT"):
-                m.d.sync += count.eq(rx_r.data[:16])
+                n = word[:16]
+                m.d.sync += [count.eq(n), bad_count.eq((n == 0) | (n > PR.MAX_READ_WORDS))]
                 m.next = "RD_BOUNDS"
             with m.State("RD_BOUNDS"):
                 m.next = "RD_CHECK"
             with m.State("RD_CHECK"):
-                with m.If((count == 0) | (count > PR.MAX_READ_WORDS)):
+                with m.If(bad_count):
                     reply(m, PR.Status.BAD_LENGTH)
                 with m.Elif(~bounds_ok):
                     reply(m, PR.Status.BAD_ADDRESS)
                 with m.Else():
-                    m.d.comb += bus_read(STATUS_ADDR)
-                    m.next = "RD_BUSY"
+                    m.d.sync += [ptr.eq(STATUS_ADDR), mem_read.eq(ptr[MM.REGION_SHIFT:] != 0)]
+                    m.next = "RD_STAT"
+            with m.State("RD_STAT"):
+                bus_read()
+                m.next = "RD_BUSY"
             with m.State("RD_BUSY"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    with m.If((bus.r_data & MM.Status.BUSY) & (base[MM.REGION_SHIFT:] != 0)):
+                    with m.If((bus.r_data & MM.Status.BUSY) & mem_read):
                         reply(m, PR.Status.BUSY)
                     with m.Else():
-                        m.next = "RD_ISSUE"
+                        m.next = "RD_BASE"
+            with m.State("RD_BASE"):
+                load_ptr()
+                m.next = "RD_ISSUE"
             with m.State("RD_ISSUE"):
-                m.d.comb += bus_read(base + k)
+                bus_read()
                 m.next = "RD_STORE"
             with m.State("RD_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.comb += store(k, bus.r_data)
-                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                    with m.If(k1 == count):
-                        reply(m, PR.Status.OK, count << 2)
+                    store()
+                    step()
+                    with m.If(idx1 == count):
+                        reply(m, PR.Status.OK)
                     with m.Else():
                         m.next = "RD_ISSUE"
             # RUN codes...: write the inputs, start, wait, collect the results
+            with m.State("RUN_STAT"):
+                bus_read()
+                m.next = "RUN_BUSY"
             with m.State("RUN_BUSY"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     with m.If(bus.r_data & MM.Status.BUSY):
                         reply(m, PR.Status.BUSY)
                     with m.Elif(length == 0):
+                        m.d.sync += ptr.eq(CTRL_ADDR)
                         m.next = "RUN_START"
                     with m.Else():
+                        m.d.sync += ptr.eq(MM.mem_addr(MM.Region.INPUT, 0))
                         m.next = "RUN_FETCH"
             with m.State("RUN_FETCH"):
-                m.d.comb += rx_r.addr.eq(k >> 2)
+                m.d.comb += rx_r.addr.eq(idx >> 2)
                 m.next = "RUN_DO"
             with m.State("RUN_DO"):
-                code = Array(rx_r.data[8 * i:8 * i + 8] for i in range(4))[k[:2]]
-                m.d.comb += bus_write(MM.mem_addr(MM.Region.INPUT, 0) + k, code)
-                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                with m.If(k1 == length):
+                bus_write(Array(word[8 * i:8 * i + 8] for i in range(4))[idx[:2]])
+                step()
+                with m.If(idx1 == length):
+                    m.d.sync += ptr.eq(CTRL_ADDR)
                     m.next = "RUN_START"
                 with m.Else():
                     m.next = "RUN_FETCH"
             with m.State("RUN_START"):
-                m.d.comb += bus_write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.START | MM.Ctrl.CLEAR)
+                bus_write(MM.Ctrl.START | MM.Ctrl.CLEAR)
+                m.d.sync += ptr.eq(STATUS_ADDR)
                 m.next = "RUN_POLL"
             with m.State("RUN_POLL"):
-                m.d.comb += bus_read(STATUS_ADDR)
+                bus_read()
                 m.next = "RUN_WAIT"
+            # the reply: PREDICTION, CYCLES, EVENTS, SYNOPS, the logit count, the logits,
+            # the CF layer count, each CF layer's spike count
+            fixed = [MM.Reg.PREDICTION, MM.Reg.CYCLES, MM.Reg.EVENTS, MM.Reg.SYNOPS]
             with m.State("RUN_WAIT"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     with m.If(bus.r_data & MM.Status.BUSY):
                         m.next = "RUN_POLL"
                     with m.Elif(bus.r_data & MM.Status.ERROR):
-                        m.d.comb += store(0, bus.r_data)
-                        reply(m, PR.Status.CORE_ERROR, 4)
+                        store()
+                        reply(m, PR.Status.CORE_ERROR)
                     with m.Else():
-                        m.d.sync += [k.eq(0), k1.eq(1)]
+                        restart()
+                        m.d.sync += ptr.eq(MM.reg_addr(fixed[0]))
                         m.next = "RES_ISSUE"
-            fixed = [MM.Reg.PREDICTION, MM.Reg.CYCLES, MM.Reg.EVENTS, MM.Reg.SYNOPS]
             with m.State("RES_ISSUE"):
-                m.d.comb += bus_read(Array(Const(MM.reg_addr(r), 32) for r in fixed)[k])
+                bus_read()
                 m.next = "RES_STORE"
             with m.State("RES_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.comb += store(k, bus.r_data)
-                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
-                    with m.If(k1 == len(fixed)):
+                    store()
+                    step(inc_ptr=False)
+                    with m.If(idx1 == len(fixed)):
+                        m.d.sync += ptr.eq(MM.reg_addr(MM.Reg.N_LAYERS))
                         m.next = "NL_ISSUE"
                     with m.Else():
+                        m.d.sync += ptr.eq(Array(Const(MM.reg_addr(r), MM.ADDR_BITS)
+                                                 for r in fixed)[idx1[:2]])
                         m.next = "RES_ISSUE"
             with m.State("NL_ISSUE"):
-                m.d.comb += bus_read(MM.reg_addr(MM.Reg.N_LAYERS))
+                bus_read()
                 m.next = "NL_STORE"
+
+            def layer_field(layer, field):
+                return MM.reg_addr(MM.Reg.LAYER) + layer * MM.LAYER_STRIDE + field
             with m.State("NL_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.sync += n_layers.eq(bus.r_data)
+                    l_ = (bus.r_data[:8] - 1)[:8]
+                    m.d.sync += [n_layers.eq(bus.r_data), last.eq(l_),
+                                 ptr.eq(layer_field(l_, MM.LayerField.N_OUT))]
                     m.next = "NO_ISSUE"
-            last = (n_layers - 1)[:8]
             with m.State("NO_ISSUE"):
-                m.d.comb += bus_read(MM.reg_addr(MM.Reg.LAYER) + last * MM.LAYER_STRIDE
-                                     + MM.LayerField.N_OUT)
+                bus_read()
                 m.next = "NO_STORE"
             with m.State("NO_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
@@ -396,94 +495,98 @@ class LinkBridge(wiring.Component):
                     m.next = "NO_CLAMP"
             with m.State("NO_CLAMP"):
                 n_rep = Mux(n_out > max_logits, max_logits, n_out)
-                m.d.sync += n_out.eq(n_rep)
-                m.d.comb += store(4, n_rep)
+                m.d.sync += [n_out.eq(n_rep),
+                             ptr.eq(layer_field(last, MM.LayerField.NEURON_BASE))]
+                store(n_rep)
                 m.next = "NB_ISSUE"
             with m.State("NB_ISSUE"):
-                m.d.comb += bus_read(MM.reg_addr(MM.Reg.LAYER) + last * MM.LAYER_STRIDE
-                                     + MM.LayerField.NEURON_BASE)
+                bus_read()
                 m.next = "NB_STORE"
             with m.State("NB_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.sync += [nbase.eq(bus.r_data), k.eq(0), k1.eq(1)]
+                    m.d.sync += ptr.eq(MM.mem_addr(MM.Region.MEMBRANE, 0) + bus.r_data * P)
+                    restart()
                     m.next = "LG_ISSUE"
             with m.State("LG_ISSUE"):
-                with m.If(k == n_out):
-                    m.d.comb += store(5 + n_out, n_layers - 1)
-                    m.d.sync += [k.eq(0), k1.eq(1)]
+                with m.If(idx == n_out):
+                    store(last)
+                    restart()
+                    m.d.sync += ptr.eq(MM.reg_addr(MM.Reg.SPIKES))
                     m.next = "SP_ISSUE"
                 with m.Else():
-                    m.d.comb += bus_read(MM.mem_addr(MM.Region.MEMBRANE, 0) + nbase * P + k)
+                    bus_read()
                     m.next = "LG_STORE"
             with m.State("LG_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.comb += store(5 + k, bus.r_data)
-                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                    store()
+                    step()
                     m.next = "LG_ISSUE"
             with m.State("SP_ISSUE"):
-                with m.If(k1 >= n_layers):
-                    reply(m, PR.Status.OK, (6 + n_out + n_layers - 1) << 2)
+                with m.If(idx1 >= n_layers):
+                    reply(m, PR.Status.OK)
                 with m.Else():
-                    m.d.comb += bus_read(MM.reg_addr(MM.Reg.SPIKES) + k)
+                    bus_read()
                     m.next = "SP_STORE"
             with m.State("SP_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
-                    m.d.comb += store(6 + n_out + k, bus.r_data)
-                    m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
+                    store()
+                    step()
                     m.next = "SP_ISSUE"
             # ---------------------------------------------------------------- transmit
             tx_byte = Signal(8)
-            tx_crc = crc_step(m, crc, tx_byte, "tx_crc")
             m.d.comb += self.tx_data.eq(tx_byte)
 
-            def tx_state(name, value, nxt, update_crc=True, extra=(), comb=()):
+            def tx_state(name, value, nxt, covered=True, comb=()):
                 with m.State(name):
                     m.d.comb += [tx_byte.eq(value), self.tx_valid.eq(1), *comb]
                     with m.If(self.tx_ready):
-                        if update_crc:
-                            m.d.sync += crc.eq(tx_crc)
-                        m.d.sync += list(extra)
-                        if callable(nxt):
-                            nxt()
-                        else:
-                            m.next = nxt
+                        if covered:
+                            fold(tx_byte)
+                        nxt()
 
-            with m.State("TX_SYNC"):
-                m.d.comb += [tx_byte.eq(PR.REP_SYNC), self.tx_valid.eq(1)]
-                with m.If(self.tx_ready):
-                    m.d.sync += [crc.eq(0xFFFF), idx.eq(0), idx1.eq(1)]
-                    m.next = "TX_SEQ"
-            tx_state("TX_SEQ", seq, "TX_STATUS")
-            tx_state("TX_STATUS", status, "TX_LEN0")
-            tx_state("TX_LEN0", tx_len[:8], "TX_LEN1")
+            def goto(state):
+                return lambda: setattr(m, "next", state)
+
+            def after_sync():
+                m.d.sync += crc.eq(0xFFFF)
+                restart()
+                m.next = "TX_SEQ"
+            tx_state("TX_SYNC", PR.REP_SYNC, after_sync, covered=False)
+            tx_state("TX_SEQ", seq, goto("TX_STATUS"))
+            tx_state("TX_STATUS", status, goto("TX_LEN0"))
+            tx_state("TX_LEN0", tx_len[:8], goto("TX_LEN1"))
 
             def after_len():
-                with m.If(tx_len == 0):
-                    m.next = "TX_CRC0"
+                with m.If(widx == 0):
+                    m.next = "TX_CRCW"
                 with m.Else():
                     m.next = "TX_WAIT"
-            tx_state("TX_LEN1", tx_len[8:], after_len)
+            tx_state("TX_LEN1", tx_len[8:16], after_len)
             with m.State("TX_WAIT"):
                 m.d.comb += tx_r.addr.eq(idx >> 2)
                 m.next = "TX_PAY"
-            pay = Array(tx_r.data[8 * i:8 * i + 8] for i in range(4))[idx[:2]]
 
             def after_pay():
+                step(inc_ptr=False)
                 with m.If(idx1 == tx_len):
-                    m.next = "TX_CRC0"
+                    m.next = "TX_CRCW"
                 with m.Else():
                     m.next = "TX_WAIT"
-            tx_state("TX_PAY", pay, after_pay, extra=[idx.eq(idx1), idx1.eq(idx1 + 1)], comb=[tx_r.addr.eq(idx >> 2)])
-            tx_state("TX_CRC0", crc[:8], "TX_CRC1", update_crc=False)
-            tx_state("TX_CRC1", crc[8:], "HUNT", update_crc=False)
+            tx_state("TX_PAY", Array(tx_r.data[8 * i:8 * i + 8] for i in range(4))[idx[:2]],
+                     after_pay, comb=[tx_r.addr.eq(idx >> 2)])
+            with m.State("TX_CRCW"):       # the last byte's CRC step
+                m.next = "TX_CRC0"
+            tx_state("TX_CRC0", crc[:8], goto("TX_CRC1"), covered=False)
+            tx_state("TX_CRC1", crc[8:], goto("HUNT"), covered=False)
 
         # bytes that arrive while a request executes or a reply is sent are dropped
         in_rx = Const(0)
         for s_ in rx_states:
             in_rx = in_rx | fsm.ongoing(s_)
         with m.If(self.rx_valid & ~in_rx & ~fsm.ongoing("HUNT")):
-            m.d.sync += dropped.eq(dropped + 1)
-        with m.If(self.rx_valid | ~in_rx):
+            event(DROPPED)
+        # bit times since the last byte (the byte timeout of the receive states)
+        with m.If(self.rx_valid):
             m.d.sync += idle.eq(0)
         with m.Elif(idle != timeout):
             m.d.sync += idle.eq(idle + 1)
