@@ -227,13 +227,16 @@ class CFCore(wiring.Component):
         host_w = hb_w_en & ~busy
         depth_of = {MM.Region.WEIGHT: WW * P, MM.Region.THETA: NW * P, MM.Region.BIAS: NW * P,
                     MM.Region.MEMBRANE: NW * P, MM.Region.INPUT: p.input_depth}
+        # the offset is checked against its region's depth as the request comes in, and the
+        # result registered with it: the write enables (to the SPRAMs at the die's edge on
+        # iCE40) then start from registers
         in_range = Signal()
         region_depth = Signal(MM.REGION_SHIFT + 1)     # one comparator, a limit per region
-        with m.Switch(region):
+        with m.Switch(bus.addr[MM.REGION_SHIFT:]):
             for rid, depth in depth_of.items():
                 with m.Case(rid):
                     m.d.comb += region_depth.eq(depth)
-        m.d.comb += in_range.eq(off < region_depth)
+        m.d.sync += in_range.eq(bus.addr[:MM.REGION_SHIFT] < region_depth)
         with m.If(host_w & is_mem & ~in_range):
             m.d.sync += bad_addr.eq(1)
         onehot_p, onehot_q = Signal(P), Signal(Q)
@@ -364,6 +367,10 @@ class CFCore(wiring.Component):
 
         # scanner: issue a read, get the value, register it, test it (three stages)
         scan_i = Signal(16)
+        # scan_i < n_in, kept in a register (set up per layer, updated as scan_i advances by an
+        # equality with n_in - 1): no comparator in front of the scanner's issue and ACCUM's exit
+        scan_more = Signal()
+        n_in_m1 = Signal(16)
         scan_row = Signal(_bits(WW + 1) + 1)
         p_valid = Signal()
         p_idx = Signal(16)
@@ -435,14 +442,15 @@ class CFCore(wiring.Component):
         in_flight = Signal(range(EVENT_FIFO_DEPTH + 3))
         m.d.comb += [
             in_flight.eq(fifo.level + p_valid + q_valid),
-            scan_issue.eq(scanning & (scan_i < cur_n_in) & (in_flight < EVENT_FIFO_DEPTH)),
+            scan_issue.eq(scanning & scan_more & (in_flight < EVENT_FIFO_DEPTH)),
             fifo.w_data.eq(Cat(q_row[:RB], q_val)),
             fifo.w_en.eq(q_valid & (q_val != 0)),
         ]
         m.d.sync += [p_valid.eq(scan_issue), p_idx.eq(scan_i), p_row.eq(scan_row),
                      q_valid.eq(p_valid), q_val.eq(scan_val), q_row.eq(p_row)]
         with m.If(scan_issue):
-            m.d.sync += [scan_i.eq(scan_i + 1), scan_row.eq(scan_row + cur_g)]
+            m.d.sync += [scan_i.eq(scan_i + 1), scan_row.eq(scan_row + cur_g),
+                         scan_more.eq(scan_i != n_in_m1)]
         with m.If(fifo.w_en):
             m.d.sync += [events.eq(events + 1), synops.eq(synops + cur_n_out)]
 
@@ -586,7 +594,7 @@ class CFCore(wiring.Component):
         vb_m1 = Signal(5)
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
-        accum_done = (scan_i >= cur_n_in) & ~p_valid & ~q_valid & (fifo.level == 0) & ~mac_busy \
+        accum_done = ~scan_more & ~p_valid & ~q_valid & (fifo.level == 0) & ~mac_busy \
             & ~s1_valid & ~s1b_valid & ~s2_valid
         # CHECK per layer: LOAD the layer's fields, form n_in x G and T x n_in by shift and
         # add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no DSP block is spent
@@ -632,6 +640,22 @@ class CFCore(wiring.Component):
             m.d.sync += [li.eq(layer), ld_f.eq(0)]
             m.next = "LOAD"
 
+        # the start checks, registered (they were the longest path into the sequencer): a
+        # register written in bus cycle c holds its value from c + 1, start_err from c + 2; the
+        # CTRL write comes at c + 1 at the earliest and its start is taken at c + 2
+        start_err = Signal(8)
+        with m.If((T == 0) | (T > p.t_max)):
+            m.d.sync += start_err.eq(MM.ErrorCode.BAD_T)
+        with m.Elif((n_layers == 0) | (n_layers > LMAX)):
+            m.d.sync += start_err.eq(MM.ErrorCode.BAD_N_LAYERS)
+        with m.Elif((vbits < F.V_BITS_RANGE[0]) | (vbits > V)):
+            m.d.sync += start_err.eq(MM.ErrorCode.BAD_V_BITS)
+        with m.Else():
+            m.d.sync += start_err.eq(0)
+
+        last_layer, last_step = Signal(), Signal()
+        spike_sum = Signal(32)
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(start_r):
@@ -641,14 +665,8 @@ class CFCore(wiring.Component):
                                  synops.eq(0), chk_nfree.eq(0), chk_wfree.eq(0),
                                  used_words.eq(0)]
                     m.d.sync += [spike_count[i].eq(0) for i in range(LMAX)]
-                    with m.If((T == 0) | (T > p.t_max)):
-                        m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(MM.ErrorCode.BAD_T)]
-                    with m.Elif((n_layers == 0) | (n_layers > LMAX)):
-                        m.d.sync += [busy.eq(0), error.eq(1),
-                                     err_code.eq(MM.ErrorCode.BAD_N_LAYERS)]
-                    with m.Elif((vbits < F.V_BITS_RANGE[0]) | (vbits > V)):
-                        m.d.sync += [busy.eq(0), error.eq(1),
-                                     err_code.eq(MM.ErrorCode.BAD_V_BITS)]
+                    with m.If(start_err != 0):
+                        m.d.sync += [busy.eq(0), error.eq(1), err_code.eq(start_err)]
                     with m.Else():
                         if self.HW_CHECK:
                             m.next = "LOAD"
@@ -703,12 +721,16 @@ class CFCore(wiring.Component):
                     m.d.sync += [t.eq(0), t_sbase.eq(0), in_base.eq(0), checking.eq(0)]
                     load(0)
             with m.State("SETUP"):
-                # the derived values of the layer just loaded
-                m.d.sync += [cur_nbase.eq(L_nbase), cur_qbase.eq(L_nbase << LOGR),
+                # the derived values of the layer just loaded, and (registered here, so that
+                # NEXT decides from flags) whether it is the last layer or step, and the
+                # layer's spike count so far
+                m.d.sync += [last_layer.eq(li + 1 >= n_layers), last_step.eq(t + 1 >= T),
+                             spike_sum.eq(spike_count[li]),cur_nbase.eq(L_nbase), cur_qbase.eq(L_nbase << LOGR),
                              prev_qbase.eq(cur_qbase),
                              cur_g.eq((L_n_out + (P - 1)) >> LOGP),
                              cur_fq.eq((L_n_out + (Q - 1)) >> LOGQ),
                              scan_i.eq(0), scan_row.eq(L_wbase), layer_spikes.eq(0),
+                             scan_more.eq(L_n_in != 0), n_in_m1.eq(L_n_in - 1),
                              fo_q.eq(0)]
                 with m.If(li == 0):
                     m.d.sync += n_in0.eq(L_n_in)
@@ -731,10 +753,13 @@ class CFCore(wiring.Component):
                     m.next = "NEXT"
             with m.State("NEXT"):
                 # the last membrane and spike writes landed a cycle ago, layer_spikes is final
-                m.d.sync += spike_count[li].eq(spike_count[li] + layer_spikes)
-                with m.If(li + 1 < n_layers):
+                with m.Switch(li):
+                    for i in range(LMAX):
+                        with m.Case(i):
+                            m.d.sync += spike_count[i].eq(spike_sum + layer_spikes)
+                with m.If(~last_layer):
                     load(li + 1)
-                with m.Elif(t + 1 < T):
+                with m.Elif(~last_step):
                     m.d.sync += [t.eq(t + 1), t_sbase.eq(t_sbase + NQ),
                                  in_base.eq(Mux(dynamic, in_base + n_in0, 0))]
                     load(0)

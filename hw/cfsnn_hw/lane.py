@@ -45,8 +45,8 @@ class CFLane(wiring.Component):
             "u_next": Out(signed(v_bits)), "spike": Out(signed(F.SPIKE_BITS)),
         })
 
-    #: Cycles from the inputs to the outputs: the sum is registered after the charge, H after
-    #: the saturation, the partial quotient after each of the three division steps, m and
+    #: Cycles from the inputs to the outputs: the sum is registered after the charge, H and |H|
+    #: after the saturation, the partial quotient after each of the three division steps, m and
     #: m x theta after the clamp; the spike and the reset are combinational. One neuron enters
     #: and one leaves per cycle.
     LATENCY = 6
@@ -69,18 +69,24 @@ class CFLane(wiring.Component):
         h_c = Signal(signed(V))
         m.d.comb += h_c.eq(Mux(total > self.vmax, self.vmax,
                                Mux(total < self.vmin, self.vmin, total)))
+        # ... and |H| beside it: the negation runs in parallel with the compares, so stage 3
+        # starts its division from a register (abs then subtract was the longest path)
+        mag_c = Signal(unsigned(V + 1))
+        m.d.comb += mag_c.eq(Mux(total > self.vmax, self.vmax,
+                                 Mux(total < self.vmin, -self.vmin,
+                                     Mux(total < 0, -total, total))))
         h1 = Signal(signed(V))
+        mag1 = Signal(unsigned(V + 1))
         theta1 = Signal(unsigned(V))
         k1 = Signal(3)
         flags1 = Signal(3)
-        m.d.sync += [h1.eq(h_c), theta1.eq(theta0), k1.eq(k0), flags1.eq(flags0)]
+        m.d.sync += [h1.eq(h_c), mag1.eq(mag_c), theta1.eq(theta0), k1.eq(k0),
+                     flags1.eq(flags0)]
         # stages 3-5, divide: q = min(7, floor(|H| / theta)) by three restoring steps
         # against 4 theta, 2 theta, theta, one per stage. If |H| >= 8 theta every step
         # subtracts and q = 7, which is all the count needs (K <= 7); below that the steps
         # are exact long division.
-        mag = Signal(unsigned(V + 1))                # |H|, one bit wider
-        m.d.comb += mag.eq(Mux(h1 < 0, -h1, h1))
-        r, qv, hv, tv, kv, fv = mag, Const(0, 3), h1, theta1, k1, flags1
+        r, qv, hv, tv, kv, fv = mag1, Const(0, 3), h1, theta1, k1, flags1
         for b in (2, 1, 0):
             d = Signal(signed(V + 4), name=f"div{b}")
             m.d.comb += d.eq(r - (tv << b))

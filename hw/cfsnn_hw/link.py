@@ -94,7 +94,6 @@ class LinkBridge(wiring.Component):
         ptr = Signal(MM.ADDR_BITS)            # the bus address
         ptr_hi = Signal()                     # the requested address had bits above ADDR_BITS
         mem_read = Signal()                   # a READ of a memory (not of the registers)
-        n_layers = Signal(16)
         last = Signal(8)                      # n_layers - 1
         n_out = Signal(16)
         crc, crc_lo = Signal(16), Signal(8)
@@ -203,6 +202,10 @@ class LinkBridge(wiring.Component):
             """ptr <- the address word of a WRITE or READ (rx word 0, read the cycle before)"""
             m.d.sync += [ptr.eq(word[:MM.ADDR_BITS]), ptr_hi.eq(word[MM.ADDR_BITS:] != 0)]
 
+        # length checks, registered (length is settled from CRC0 on; EXEC comes later)
+        run_too_long = Signal()
+        m.d.sync += run_too_long.eq(length > p.input_depth)
+
         with m.FSM(name="link") as fsm:
             # ---------------------------------------------------------------- receive
             with m.State("HUNT"):
@@ -234,7 +237,8 @@ class LinkBridge(wiring.Component):
                     m.d.sync += length[8:].eq(byte)
                     restart()
                     # the length is 16 bits on the wire
-                    with m.If(Cat(length[:8], byte) > PR.MAX_PAYLOAD):
+                    hi, lo = PR.MAX_PAYLOAD >> 8, PR.MAX_PAYLOAD & 0xFF
+                    with m.If((byte > hi) | ((byte == hi) & (length[:8] > lo))):
                         event(BAD_FRAMES)
                         m.next = "HUNT"
                     with m.Elif(Cat(length[:8], byte) == 0):
@@ -287,7 +291,7 @@ class LinkBridge(wiring.Component):
                         with m.Else():
                             m.next = "RD_ADDR"
                     with m.Case(PR.Op.RUN):
-                        with m.If(length > p.input_depth):
+                        with m.If(run_too_long):
                             reply(m, PR.Status.BAD_LENGTH)
                         with m.Else():
                             m.d.sync += ptr.eq(STATUS_ADDR)
@@ -481,7 +485,7 @@ class LinkBridge(wiring.Component):
             with m.State("NL_STORE"):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     l_ = (bus.r_data[:8] - 1)[:8]
-                    m.d.sync += [n_layers.eq(bus.r_data), last.eq(l_),
+                    m.d.sync += [last.eq(l_),
                                  ptr.eq(layer_field(l_, MM.LayerField.N_OUT))]
                     m.next = "NO_ISSUE"
             with m.State("NO_ISSUE"):
@@ -494,10 +498,11 @@ class LinkBridge(wiring.Component):
                     m.d.sync += n_out.eq(bus.r_data)
                     m.next = "NO_CLAMP"
             with m.State("NO_CLAMP"):
-                n_rep = Mux(n_out > max_logits, max_logits, n_out)
-                m.d.sync += [n_out.eq(n_rep),
+                m.d.sync += [n_out.eq(Mux(n_out > max_logits, max_logits, n_out)),
                              ptr.eq(layer_field(last, MM.LayerField.NEURON_BASE))]
-                store(n_rep)
+                m.next = "NO_PUT"
+            with m.State("NO_PUT"):
+                store(n_out)
                 m.next = "NB_ISSUE"
             with m.State("NB_ISSUE"):
                 bus_read()
@@ -509,10 +514,7 @@ class LinkBridge(wiring.Component):
                     m.next = "LG_ISSUE"
             with m.State("LG_ISSUE"):
                 with m.If(idx == n_out):
-                    store(last)
-                    restart()
-                    m.d.sync += ptr.eq(MM.reg_addr(MM.Reg.SPIKES))
-                    m.next = "SP_ISSUE"
+                    m.next = "LG_END"
                 with m.Else():
                     bus_read()
                     m.next = "LG_STORE"
@@ -521,8 +523,13 @@ class LinkBridge(wiring.Component):
                     store()
                     step()
                     m.next = "LG_ISSUE"
-            with m.State("SP_ISSUE"):
-                with m.If(idx1 >= n_layers):
+            with m.State("LG_END"):
+                store(last)
+                restart()
+                m.d.sync += ptr.eq(MM.reg_addr(MM.Reg.SPIKES))
+                m.next = "SP_ISSUE"
+            with m.State("SP_ISSUE"):       # one spike count per CF layer: n_layers - 1
+                with m.If(idx == last):
                     reply(m, PR.Status.OK)
                 with m.Else():
                     bus_read()

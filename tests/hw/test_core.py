@@ -126,6 +126,22 @@ def test_bad_configuration_is_refused(override, code, layer):
     assert out["cycles"] <= 2 * CHECK_CYCLES + 2
 
 
+@pytest.mark.parametrize("reg,bad,code", [(MM.Reg.T, 0, MM.ErrorCode.BAD_T),
+                                          (MM.Reg.N_LAYERS, 5, MM.ErrorCode.BAD_N_LAYERS),
+                                          (MM.Reg.V_BITS, 3, MM.ErrorCode.BAD_V_BITS)])
+def test_start_checks_see_the_write_just_before_the_start(reg, bad, code):
+    """The start checks are registered: a write in the bus cycle right before CTRL.START
+    must still decide them, both ways."""
+    good = config_of(tiny_model())
+    addr = MM.reg_addr(reg)
+    value = dict(good)[addr]
+    out = run_config(SMALL, good + [(addr, bad)])
+    assert out["status"] & MM.Status.ERROR
+    assert (out["status"] >> MM.STATUS_CODE_SHIFT) & 0xFF == code
+    out = run_config(SMALL, [(a, bad if a == addr else v) for a, v in good] + [(addr, value)])
+    assert out["status"] & MM.Status.DONE and not out["status"] & MM.Status.ERROR
+
+
 def test_build_information_registers():
     out = run_config(SMALL, config_of(tiny_model()))
     assert MM.BuildParams.from_info(out["info"]) == SMALL

@@ -41,7 +41,7 @@ class ICE40Core(CFCore):
     SYNTH_OPTS = ""
     #: ... and the event FIFO's storage goes to EBR (in logic it cost about 180 cells).
     #: (One-hot state machines were tried: the WebAssembly ABC9 crashed on them.)
-    SCRIPT_AFTER_READ = CFCore.SCRIPT_AFTER_READ + '; setattr -set ram_style "block" m:storage'
+    SCRIPT_AFTER_READ = CFCore.SCRIPT_AFTER_READ + '; setattr -set ram_style "block" m:storage; setattr -set fsm_encoding "one-hot" w:link_state w:seq_state'
 
     def __init__(self, *, params: MM.BuildParams):
         check_spram_fit(params)
