@@ -198,3 +198,37 @@ def test_without_hardware_check_bad_t_is_refused():
     out = run_config(SMALL, config_of(tiny_model(), {(None, MM.Reg.T): 17}), NoBypassCore)
     assert out["status"] & MM.Status.ERROR
     assert (out["status"] >> MM.STATUS_CODE_SHIFT) & 0xFF == MM.ErrorCode.BAD_T
+
+
+@pytest.mark.parametrize("core_class", [CFCore, NoBypassCore])
+@pytest.mark.parametrize("region,depth", [(MM.Region.THETA, SMALL.neuron_words * SMALL.lanes),
+                                          (MM.Region.WEIGHT, SMALL.weight_words * SMALL.lanes),
+                                          (MM.Region.INPUT, SMALL.input_depth)])
+def test_a_write_past_a_memory_sets_bad_address_and_writes_nothing(core_class, region, depth):
+    """The range check runs as the request comes in (registered with it): the last word is
+    written, the word past it is refused with the sticky STATUS.BAD_ADDRESS."""
+    dut = core_class(params=SMALL)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    got = {}
+    status = MM.reg_addr(MM.Reg.STATUS)
+
+    async def tb(ctx):
+        bus = Bus(ctx, dut)
+        first, last = MM.mem_addr(region, 0), MM.mem_addr(region, depth - 1)
+        await bus.write(first, 3)
+        await bus.write(last, 5)
+        got["ok"] = await bus.read(status)
+        await bus.write(last + 1, 7)
+        got["bad"] = await bus.read(status)
+        if region != MM.Region.INPUT:       # the inputs are not read back
+            got["words"] = (await bus.read(first), await bus.read(last))
+        await bus.write(MM.reg_addr(MM.Reg.CTRL), MM.Ctrl.CLEAR)
+        got["cleared"] = await bus.read(status)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not got["ok"] & MM.Status.BAD_ADDRESS
+    assert got["bad"] & MM.Status.BAD_ADDRESS
+    assert not got["cleared"] & MM.Status.BAD_ADDRESS
+    if "words" in got:
+        assert got["words"] == (3, 5)
