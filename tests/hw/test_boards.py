@@ -55,9 +55,9 @@ def test_board_defaults_meet_the_issue_minimums():
     assert ice.lanes == 8 and ice.capacity["weights"] >= 100_000
     assert ice.capacity["weights"] >= 784 * 128 + 128 * 10     # 784-128-10 fits by count
     check_spram_fit(ice)
-    # the issue asks for 30 MHz; the build reaches 28-29 MHz at a 30 MHz target (docs/BOARDS.md),
-    # so the default target is 27 MHz until the link's state decode is faster
-    assert B.BOARDS["icebreaker"].mhz >= 27
+    # the issue's clock minimums are the boards' default targets (tests/hw/test_bitstream.py
+    # builds the iCEBreaker at its default and checks that timing is met)
+    assert B.BOARDS["icebreaker"].mhz >= 30
     ulx = B.BOARDS["ulx3s"].params["85F"]
     assert ulx.lanes >= 32 and B.BOARDS["ulx3s"].mhz >= 60
 

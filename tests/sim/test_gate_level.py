@@ -2,9 +2,13 @@
 synthesises it for the iCEBreaker (synth_ice40 netlist of SB_LUT4, SB_CARRY, SB_DFF*,
 SB_RAM40_4K, SB_SPRAM256KA and SB_MAC16 cells, simulated with Yosys' cell models) runs the
 cocotb bench: a random model and the trained digits model, every logit, prediction, spike
-and counter equal to the golden model. It catches synthesis/simulation mismatches: while it
-was written it caught two (Yosys' DSP inference on a reset-less product register, and on
-hand-placed SB_MAC16 blocks)."""
+and counter equal to the golden model. Then the whole SoC of the bitstream (UART, link and
+core, one netlist) serves the driver on the simulated board.
+
+It catches synthesis/simulation mismatches: it caught two in Yosys' DSP inference (on a
+reset-less product register, and on hand-placed SB_MAC16 blocks), and two in Yosys' one-hot
+recoding of state machines (fsm_encoding; the link stopped answering, the sequencer computed
+wrong sums), which the build therefore does not use."""
 
 import sys
 from pathlib import Path
@@ -17,6 +21,13 @@ sys.path.insert(0, str(ROOT))
 from sim import regress  # noqa: E402
 from sim.test_regression import random_items, trained_digits  # noqa: E402
 
+from numpy.testing import assert_array_equal  # noqa: E402
+
+from cfsnn import golden, load_model  # noqa: E402
+from cfsnn import memmap as MM  # noqa: E402
+from cfsnn import protocol as PR  # noqa: E402
+from cfsnn.driver import DeviceError, open_device  # noqa: E402
+from cfsnn.testing import random_codes, random_model  # noqa: E402
 from cfsnn_hw.boards.build import ICE40_PARAMS  # noqa: E402
 
 pytestmark = pytest.mark.skipif(regress.available("verilator") is not None,
@@ -56,3 +67,42 @@ def test_gate_level_digits_model(netlist_sim, tmp_path, digits_model):
     r = res["results"][0]
     assert not r["problems"], r["problems"]
     assert r["samples"] == 8
+
+
+@pytest.fixture(scope="module")
+def soc_netlist_board():
+    """The simulated board running the iCEBreaker SoC's netlist (4 clocks per UART bit)."""
+    dev = open_device("sim", params=ICE40_PARAMS, gate_level=True, timeout=2.0, retries=3)
+    yield dev
+    dev.close()
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_soc_netlist_random_model(soc_netlist_board, seeded_rng, dynamic):
+    dev = soc_netlist_board
+    assert dev.params == ICE40_PARAMS
+    while True:
+        model = random_model(seeded_rng, max_width=24)
+        if not dev.params.check_fits(model, dynamic=True) and model.acc_bits <= dev.params.acc_bits:
+            break
+    dev.load(model, dynamic=dynamic)
+    x = random_codes(seeded_rng, model, 4, static=not dynamic)
+    r, g = dev.infer(x), golden.run(model, x)
+    assert_array_equal(r.logits, g.logits)
+    assert_array_equal(r.predictions, g.predictions)
+    assert_array_equal(r.spike_counts, g.spike_counts())
+
+
+def test_soc_netlist_digits_model_and_link(soc_netlist_board, digits_model):
+    dev = soc_netlist_board
+    model_path, x = digits_model
+    model = load_model(model_path)
+    dev.load(model)
+    r, g = dev.infer(x[:8]), golden.run(model, x[:8])
+    assert_array_equal(r.logits, g.logits)
+    assert_array_equal(r.spike_counts, g.spike_counts())
+    # refusals and statistics come from the link's netlist too
+    with pytest.raises(DeviceError, match="BAD_ADDRESS"):
+        dev.transact(PR.Op.READ, PR.read_payload(MM.mem_addr(MM.Region.BIAS, 1 << 19), 1))
+    stats = dev.link_stats()
+    assert stats["frames_ok"] > 0 and stats["crc_errors"] == 0

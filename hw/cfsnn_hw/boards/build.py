@@ -71,7 +71,7 @@ BOARDS = {
         default_device="UP5K", clock="clk12", clock_mhz=12.0, reset_button="button",
         leds=(("led_g", 0, "heartbeat"), ("led_r", 0, "error"), ("led", 3, "heartbeat"),
               ("led", 4, "busy"), ("led", 5, "done"), ("led", 2, "error")),
-        core_class=ICE40Core, params={"UP5K": ICE40_PARAMS}, mhz=27.0, bitstream="bin",
+        core_class=ICE40Core, params={"UP5K": ICE40_PARAMS}, mhz=30.0, bitstream="bin",
         resources={"logic cells": ["ICESTORM_LC"], "RAM blocks (EBR)": ["ICESTORM_RAM"],
                    "SPRAM": ["ICESTORM_SPRAM"], "DSP (SB_MAC16)": ["ICESTORM_DSP"],
                    "PLL": ["ICESTORM_PLL"], "IO": ["SB_IO"]},

