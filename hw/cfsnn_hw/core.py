@@ -44,8 +44,9 @@ cycle after the cycle it is presented in; a read presented with ``r_en`` returns
 with ``r_valid`` READ_LATENCY cycles later (a master waits for ``r_valid``)."""
 
 #: Cycles from a read request (``r_en``) to its ``r_valid``: the core registers the request,
-#: reads its memories or registers, and registers the answer.
-READ_LATENCY = 3
+#: reads its memories or registers, registers the lane each memory's word holds, and
+#: registers the answer.
+READ_LATENCY = 4
 
 
 def _bits(n: int) -> int:
@@ -313,34 +314,40 @@ class CFCore(wiring.Component):
             v = Array(mp.lane(mp.r_data, j) for j in range(mp.lanes))[sel]
             return v.as_signed() if signed_ else v
 
-        # the answer is registered on its way out (READ_LATENCY counts this cycle): the
-        # memory read, the lane select and the master's use of the data are not in one cycle
+        # the lane of each memory's word is registered first (a P-to-1 select after a block
+        # RAM's clock-to-output was the ECP5 build's longest path), then the answer on its way
+        # out (READ_LATENCY counts both cycles): the region mux is between registers
+        lanes_q = {
+            MM.Region.REG: r_regval,
+            MM.Region.WEIGHT: lane_of(wm, r_plane),
+            MM.Region.THETA: lane_of(thm, r_qlane, False),
+            MM.Region.BIAS: lane_of(bm, r_qlane),
+            MM.Region.MEMBRANE: lane_of(um, r_qlane),
+            MM.Region.INPUT: i_r.data,
+            MM.Region.SPIKE: lane_of(sm, r_qlane),
+        }
+        sel = {}
+        for rid, v in lanes_q.items():
+            sel[rid] = Signal(v.shape(), name=f"rd_{MM.Region(rid).name.lower()}")
+            m.d.sync += sel[rid].eq(v)
+        q_cfg_data = Signal(32)
+        q_pending, q_region, q_cfg, q_busy = Signal(), Signal(4), Signal(), Signal()
+        r_busy = Signal()
+        m.d.sync += [r_busy.eq(busy), q_cfg_data.eq(cfg_r.data), q_pending.eq(r_pending),
+                     q_region.eq(r_region), q_cfg.eq(r_cfg), q_busy.eq(r_busy)]
         rd_valid, rd_data = Signal(), Signal(MM.DATA_BITS)
         m.d.sync += [bus.r_valid.eq(rd_valid), bus.r_data.eq(rd_data)]
-        r_busy = Signal()
-        m.d.sync += r_busy.eq(busy)
-        with m.If(r_pending):
+        with m.If(q_pending):
             m.d.comb += rd_valid.eq(1)
-            with m.If(r_busy & ((r_region != MM.Region.REG) | r_cfg)):
+            with m.If(q_busy & ((q_region != MM.Region.REG) | q_cfg)):
                 m.d.comb += rd_data.eq(0)
-            with m.Elif(r_cfg):
-                m.d.comb += rd_data.eq(cfg_r.data)
+            with m.Elif(q_cfg):
+                m.d.comb += rd_data.eq(q_cfg_data)
             with m.Else():
-                with m.Switch(r_region):
-                    with m.Case(MM.Region.REG):
-                        m.d.comb += rd_data.eq(r_regval)
-                    with m.Case(MM.Region.WEIGHT):
-                        m.d.comb += rd_data.eq(lane_of(wm, r_plane))
-                    with m.Case(MM.Region.THETA):
-                        m.d.comb += rd_data.eq(lane_of(thm, r_qlane, False))
-                    with m.Case(MM.Region.BIAS):
-                        m.d.comb += rd_data.eq(lane_of(bm, r_qlane))
-                    with m.Case(MM.Region.MEMBRANE):
-                        m.d.comb += rd_data.eq(lane_of(um, r_qlane))
-                    with m.Case(MM.Region.INPUT):
-                        m.d.comb += rd_data.eq(i_r.data)
-                    with m.Case(MM.Region.SPIKE):
-                        m.d.comb += rd_data.eq(lane_of(sm, r_qlane))
+                with m.Switch(q_region):
+                    for rid, v in sel.items():
+                        with m.Case(rid):
+                            m.d.comb += rd_data.eq(v)
 
         # ---------------------------------------------------------------- sequencer state
         # address registers are as wide as the addresses (CHECK proved every base + size fits)
