@@ -396,10 +396,11 @@ class CFCore(wiring.Component):
         mac_row = Signal(RB)
         mac_val = Signal(signed(9))
         mac_g = Signal(16)
-        # synapse pipeline: weight read (cycle 0), product and accumulator read (1),
-        # add and write back (2). The accumulator is read one cycle after its weight, so
-        # every read is one cycle before its write and the transparent read port covers
-        # back-to-back events on the same word.
+        # synapse pipeline (MAC_REG): weight read (s1), weights registered (s1b), product
+        # and accumulator read (s2), both registered (s3), add and write back. Back-to-back
+        # events on one word: see fwd3 and fwd1. Without MAC_REG: weight and accumulator
+        # read (s1), multiply-add and write back; the transparent read port (ACC_BYPASS)
+        # covers back-to-back events on one word.
         s1_valid = Signal()
         s1_addr = Signal(WNW)
         s1_val = Signal(signed(9))
@@ -533,11 +534,31 @@ class CFCore(wiring.Component):
         # accumulator writes: fire (reload the bias) > synapse engine > sample clear (load
         # the bias). An accumulator therefore holds b + (the events added so far): every
         # partial sum is a value of a = W s + b for some input, inside the proven range.
+        s3_valid = Signal()
         if self.MAC_REG:
-            # three stages: the accumulator is read with the product's register
-            sums = Cat(*[(lane(am.r_data, j, A).as_signed()
-                          + lane(prod, j, WB + 9).as_signed())[:A] for j in range(P)])
-            wr_valid, wr_addr = s2_valid, s2_addr
+            # the accumulator word and the product are registered (s3), then added and
+            # written: the block RAM's clock-to-output and the adder are not in one cycle.
+            # The word read for an event can miss the write of the event just before it
+            # (in s3 as it is registered; ``fwd3``) and, without a transparent read port,
+            # the write one cycle older (``fwd1``): both are forwarded.
+            s3_addr = Signal(WNW)
+            acc_q = Signal(P * A)
+            prod_q = Signal.like(prod)
+            sums = Cat(*[(lane(acc_q, j, A).as_signed()
+                          + lane(prod_q, j, WB + 9).as_signed())[:A] for j in range(P)])
+            fwd3, fwd1 = Signal(), Signal()
+            # decided a cycle ahead, from the addresses one stage earlier
+            m.d.sync += [fwd3.eq(s2_valid & s1b_valid & (s2_addr == s1b_addr)),
+                         fwd1.eq(s3_valid & s1b_valid & (s3_addr == s1b_addr))]
+            acc_in = am.r_data
+            if not self.ACC_BYPASS:
+                w1_data = Signal(P * A)
+                m.d.sync += w1_data.eq(sums)
+                acc_in = Mux(fwd1, w1_data, acc_in)
+            acc_in = Mux(fwd3, sums, acc_in)
+            m.d.sync += [s3_valid.eq(s2_valid), s3_addr.eq(s2_addr), acc_q.eq(acc_in),
+                         prod_q.eq(prod)]
+            wr_valid, wr_addr = s3_valid, s3_addr
         else:
             # two stages: weight and accumulator read together, multiply-add and write
             sums = Cat(*[self.multiply_add(m, j, lane(wm.r_data, j, WB).as_signed(), s1_val,
@@ -593,16 +614,20 @@ class CFCore(wiring.Component):
         am_val = Array(lane(um.r_data, j, V).as_signed() for j in range(Q))[
             am_pj[:LOGQ] if LOGQ else 0]
         m.d.sync += [am_pvalid.eq(am_issue), am_pj.eq(am_j)]
-        with m.If(am_pvalid):
-            with m.If((am_pj == 0) | (am_val > best)):
-                m.d.sync += [best.eq(am_val), best_j.eq(am_pj)]
+        # the value is registered before its compare (membrane RAM, lane select and the
+        # comparator in one cycle were the ECP5 build's longest path)
+        am_qvalid, am_qj, am_qval = Signal(), Signal(NB), Signal(signed(V))
+        m.d.sync += [am_qvalid.eq(am_pvalid), am_qj.eq(am_pj), am_qval.eq(am_val)]
+        with m.If(am_qvalid):
+            with m.If((am_qj == 0) | (am_qval > best)):
+                m.d.sync += [best.eq(am_qval), best_j.eq(am_qj)]
 
         # ---------------------------------------------------------------- control
         vb_m1 = Signal(5)
         vpow = Signal(V + 1)
         m.d.comb += [vb_m1.eq(vbits - 1), vpow.eq(Const(1, 1) << vb_m1)]
         accum_done = ~scan_more & ~p_valid & ~q_valid & (fifo.level == 0) & ~mac_busy \
-            & ~s1_valid & ~s1b_valid & ~s2_valid
+            & ~s1_valid & ~s1b_valid & ~s2_valid & ~s3_valid
         # CHECK per layer: LOAD the layer's fields, form n_in x G and T x n_in by shift and
         # add (CHECK_MUL_CYCLES, no multiplier), compare (one cycle): no DSP block is spent
         q_kind, q_n_in, q_n_out, q_k, q_leak = L_kind, L_n_in, L_n_out, L_k, L_leak
@@ -777,7 +802,7 @@ class CFCore(wiring.Component):
                 m.d.comb += am_issue.eq(am_j < cur_n_out)
                 with m.If(am_j < cur_n_out):
                     m.d.sync += am_j.eq(am_j + 1)
-                with m.Elif(~am_pvalid):
+                with m.Elif(~am_pvalid & ~am_qvalid):
                     m.next = "FINISH"
             with m.State("FINISH"):
                 m.d.sync += [prediction.eq(best_j), busy.eq(0), done.eq(1)]
@@ -791,13 +816,13 @@ EVENT_FIFO_DEPTH = 4
 LOAD_CYCLES = MM.LAYER_STRIDE + 2
 #: Cycles per layer and step besides scanning and firing: pipeline fill and drain of the
 #: scanner, the event FIFO and the synapse engine, the last fire write, the layer's LOAD.
-STEP_OVERHEAD = 11 + CFLane.LATENCY + LOAD_CYCLES
+STEP_OVERHEAD = 12 + CFLane.LATENCY + LOAD_CYCLES
 #: Cycles CHECK's shift-and-add products take (one per bit of N_IN).
 CHECK_MUL_CYCLES = MM.LAYER_FIELD_BITS[MM.LayerField.N_IN]
 #: Cycles per layer that CHECK spends validating the configuration.
 CHECK_CYCLES = MM.LAYER_STRIDE + 1 + 2 + CHECK_MUL_CYCLES
 #: Cycles per sample besides CHECK, CLEAR and ARGMAX: start, argmax pipeline, finish.
-SAMPLE_OVERHEAD = 4
+SAMPLE_OVERHEAD = 5
 
 
 def cycle_budget(model, params: MM.BuildParams, events, core_class=None) -> tuple[int, int]:
