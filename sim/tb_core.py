@@ -23,15 +23,17 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 import regress
 from cfsnn import golden, load_model
 from cfsnn import memmap as MM
-from cfsnn_hw.core import READ_LATENCY, cycle_budget
+from cfsnn_hw.core import cycle_budget
 from cfsnn_hw.readback import read_sample
 
 
 class TB:
     """Clock, reset, a bus driver with random stalls, and a monitor of received writes."""
 
-    def __init__(self, dut, params: MM.BuildParams, rng: random.Random, stall: float):
+    def __init__(self, dut, params: MM.BuildParams, rng: random.Random, stall: float,
+                 read_latency: int):
         self.dut, self.params, self.rng, self.stall = dut, params, rng, stall
+        self.read_latency = read_latency
         self.received = []
 
     async def start(self):
@@ -80,10 +82,10 @@ class TB:
         d.bus__w_en.value = 0
         await FallingEdge(d.clk)
         d.bus__r_en.value = 0
-        for _ in range(READ_LATENCY - 1):
+        for _ in range(self.read_latency - 1):
             assert d.bus__r_valid.value == 0, "r_valid before READ_LATENCY cycles"
             await FallingEdge(d.clk)
-        assert d.bus__r_valid.value == 1, f"no r_valid {READ_LATENCY} cycles after a read"
+        assert d.bus__r_valid.value == 1, f"no r_valid {self.read_latency} cycles after a read"
         v = d.bus__r_data.value
         assert v.is_resolvable, f"read of 0x{addr:06x} returned {v}"
         return int(v)
@@ -112,7 +114,8 @@ async def test_models_against_golden(dut):
     core_class = regress.core_class(job.get("core", "generic"))
     seed = int(job["seed"])
     dut._log.info(f"seed={seed} ({len(job['items'])} models)")
-    tb = TB(dut, params, random.Random(seed), float(job.get("stall", 0.3)))
+    tb = TB(dut, params, random.Random(seed), float(job.get("stall", 0.3)),
+            core_class.read_latency())
     await tb.start()
     P = params.lanes
     results, failures = [], []

@@ -43,9 +43,10 @@ BusSignature = wiring.Signature({
 cycle after the cycle it is presented in; a read presented with ``r_en`` returns ``r_data``
 with ``r_valid`` READ_LATENCY cycles later (a master waits for ``r_valid``)."""
 
-#: Cycles from a read request (``r_en``) to its ``r_valid``: the core registers the request,
-#: reads its memories or registers, registers the lane each memory's word holds, and
-#: registers the answer.
+#: Cycles from a read request (``r_en``) to its ``r_valid`` on :class:`CFCore`: the core
+#: registers the request, reads its memories or registers, registers the lane each memory's
+#: word holds (``READ_REG``), and registers the answer. A core class says its own:
+#: ``core_class.read_latency()``.
 READ_LATENCY = 4
 
 
@@ -94,6 +95,16 @@ class CFCore(wiring.Component):
     #: is not transparent (iCE40 EBR: the bypass costs a P x acc_bits multiplexer) sets this
     #: False; the engine then leaves one idle cycle between events of a one-word layer.
     ACC_BYPASS = True
+    #: The lane each memory's word holds is registered before the region multiplexer of a
+    #: host read (a P-to-1 select after a block RAM's clock-to-output was the ECP5 build's
+    #: longest path); it adds a cycle to READ_LATENCY. The iCE40 build, at half the clock,
+    #: saves the registers.
+    READ_REG = True
+
+    @classmethod
+    def read_latency(cls) -> int:
+        """Cycles from a read request to its answer on this core class."""
+        return 3 + int(cls.READ_REG)
     #: CHECK validates every layer's configuration before a run (ErrorCode). It costs about
     #: 700 logic cells; the iCE40 build leaves it out (the driver checks every model against
     #: the build and verifies what it loaded by reading it back). Without it the core still
@@ -314,9 +325,8 @@ class CFCore(wiring.Component):
             v = Array(mp.lane(mp.r_data, j) for j in range(mp.lanes))[sel]
             return v.as_signed() if signed_ else v
 
-        # the lane of each memory's word is registered first (a P-to-1 select after a block
-        # RAM's clock-to-output was the ECP5 build's longest path), then the answer on its way
-        # out (READ_LATENCY counts both cycles): the region mux is between registers
+        # the lane of each memory's word is registered first (READ_REG), then the answer on
+        # its way out (READ_LATENCY counts both cycles): the region mux is between registers
         lanes_q = {
             MM.Region.REG: r_regval,
             MM.Region.WEIGHT: lane_of(wm, r_plane),
@@ -328,13 +338,21 @@ class CFCore(wiring.Component):
         }
         sel = {}
         for rid, v in lanes_q.items():
-            sel[rid] = Signal(v.shape(), name=f"rd_{MM.Region(rid).name.lower()}")
-            m.d.sync += sel[rid].eq(v)
-        q_cfg_data = Signal(32)
-        q_pending, q_region, q_cfg, q_busy = Signal(), Signal(4), Signal(), Signal()
+            if self.READ_REG:
+                sel[rid] = Signal(v.shape(), name=f"rd_{MM.Region(rid).name.lower()}")
+                m.d.sync += sel[rid].eq(v)
+            else:
+                sel[rid] = v
         r_busy = Signal()
-        m.d.sync += [r_busy.eq(busy), q_cfg_data.eq(cfg_r.data), q_pending.eq(r_pending),
-                     q_region.eq(r_region), q_cfg.eq(r_cfg), q_busy.eq(r_busy)]
+        m.d.sync += r_busy.eq(busy)
+        if self.READ_REG:
+            q_cfg_data = Signal(32)
+            q_pending, q_region, q_cfg, q_busy = Signal(), Signal(4), Signal(), Signal()
+            m.d.sync += [q_cfg_data.eq(cfg_r.data), q_pending.eq(r_pending),
+                         q_region.eq(r_region), q_cfg.eq(r_cfg), q_busy.eq(r_busy)]
+        else:
+            q_cfg_data, q_pending, q_region, q_cfg, q_busy = \
+                cfg_r.data, r_pending, r_region, r_cfg, r_busy
         rd_valid, rd_data = Signal(), Signal(MM.DATA_BITS)
         m.d.sync += [bus.r_valid.eq(rd_valid), bus.r_data.eq(rd_data)]
         with m.If(q_pending):

@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 from cfsnn import memmap as MM
 from cfsnn.golden import check_codes
 
-from .core import READ_LATENCY, CFCore
+from .core import CFCore
 from .readback import read_sample
 
 
@@ -47,7 +47,7 @@ class Bus:
         self.ctx.set(b.r_en, 1)
         await self.ctx.tick()
         self.ctx.set(b.r_en, 0)
-        for _ in range(READ_LATENCY - 1):
+        for _ in range(self.dut.read_latency() - 1):
             assert not self.ctx.get(b.r_valid)
             await self.ctx.tick()
         assert self.ctx.get(b.r_valid)

@@ -159,11 +159,12 @@ def test_accumulator_holds_the_bias_so_partial_sums_stay_in_range():
 
 class NoBypassCore(CFCore):
     """The core as the iCE40 build makes it: accumulator RAM without a transparent read,
-    no hardware configuration check."""
+    no hardware configuration check, READ_LATENCY 3."""
     ACC_BYPASS = False
     HW_CHECK = False
     FIRE_REG = False
     MAC_REG = False
+    READ_REG = False
 
 
 class RegNoBypassCore(CFCore):

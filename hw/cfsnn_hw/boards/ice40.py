@@ -38,6 +38,7 @@ class ICE40Core(CFCore):
     HW_CHECK = False      # about 700 logic cells the UP5K does not have; see CFCore.HW_CHECK
     FIRE_REG = False      # the UP5K's clock target does not need it; see CFCore.FIRE_REG
     MAC_REG = False       # multiply and accumulate in one SB_MAC16 each; see multiply_add
+    READ_REG = False      # READ_LATENCY 3; see CFCore.READ_REG
     #: synth_ice40 options (the bitstream and the gate-level check use the same script, see
     #: CFCore.SCRIPT_AFTER_READ). No -dsp: Yosys' DSP inference rewrites hand-placed SB_MAC16
     #: blocks (it moved the adder back into logic, and that netlist did not match golden).
