@@ -532,8 +532,13 @@ class CFCore(wiring.Component):
                          ln.k.eq(cur_k), ln.leak.eq(cur_leak), ln.bipolar.eq(cur_bip),
                          ln.reset_zero.eq(cur_rz), ln.readout.eq(cur_kind),
                          ln.vmin.eq(vmin), ln.vmax.eq(vmax)]
+        # lane j of fire word fo_q holds a neuron iff fo_q * Q + j < n_out: every word but the
+        # last is full, and the last word's lanes (tail_ok) are set up per layer, so no
+        # comparator sits in front of the membrane and spike writes
         lane_ok = Signal(Q)
-        m.d.comb += lane_ok.eq(Cat(*[((fo_q << LOGQ) | j) < cur_n_out for j in range(Q)]))
+        fq_last = Signal(16)
+        tail_ok = Signal(Q)
+        m.d.comb += lane_ok.eq(Mux(fo_q == fq_last, tail_ok, (1 << Q) - 1))
 
         # memory read addresses while running
         with m.If(busy):
@@ -779,6 +784,11 @@ class CFCore(wiring.Component):
                              prev_qbase.eq(cur_qbase),
                              cur_g.eq((L_n_out + (P - 1)) >> LOGP),
                              cur_fq.eq((L_n_out + (Q - 1)) >> LOGQ),
+                             fq_last.eq(Mux(L_n_out == 0, 0,
+                                            ((L_n_out + (Q - 1)) >> LOGQ) - 1)),
+                             tail_ok.eq(Mux(L_n_out == 0, 0, Cat(*[
+                                 (L_n_out[:LOGQ] == 0) | (j < L_n_out[:LOGQ]) if LOGQ else 1
+                                 for j in range(Q)]))),
                              scan_i.eq(0), scan_row.eq(L_wbase), layer_spikes.eq(0),
                              scan_more.eq(L_n_in != 0), n_in_m1.eq(L_n_in - 1),
                              fo_q.eq(0)]
