@@ -378,7 +378,7 @@ class CFCore(wiring.Component):
         clr = Signal(range(max(2, NQ)))
         t_sbase = Signal(WSQ)         # t * NQ: spike memory word base of step t
         in_base = Signal(WIN)          # t * n_in of layer 0 (dynamic input) or 0
-        cur_kind, cur_n_in, cur_n_out = L_kind, L_n_in, L_n_out
+        cur_kind, cur_n_out = L_kind, L_n_out
         cur_k, cur_leak = L_k[:3], L_leak[:4]        # CHECK proved they fit
         cur_bip, cur_rz = L_flags[0], L_flags[1]
         n_in0 = Signal(16)            # layer 0's n_in: the per-step input stride
