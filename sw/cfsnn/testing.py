@@ -67,6 +67,16 @@ def random_model(rng: np.random.Generator, *, n_layers: int | None = None,
     return m.validate()
 
 
+def fitting_model(rng: np.random.Generator, params, **kw) -> Model:
+    """A :func:`random_model` (max_width 24 unless given) that a core built with ``params``
+    (a cfsnn.memmap.BuildParams) runs with static and with per-step inputs."""
+    kw.setdefault("max_width", 24)
+    while True:
+        m = random_model(rng, **kw)
+        if not params.check_fits(m, dynamic=True) and m.acc_bits <= params.acc_bits:
+            return m
+
+
 def random_codes(rng: np.random.Generator, model: Model, batch: int,
                  static: bool | None = None, density: float | None = None) -> np.ndarray:
     """Input codes [B, N_in] (static) or [B, T, N_in]; some samples all zero or all maximal."""

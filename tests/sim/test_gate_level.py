@@ -27,7 +27,7 @@ from cfsnn import golden, load_model  # noqa: E402
 from cfsnn import memmap as MM  # noqa: E402
 from cfsnn import protocol as PR  # noqa: E402
 from cfsnn.driver import DeviceError, open_device  # noqa: E402
-from cfsnn.testing import random_codes, random_model  # noqa: E402
+from cfsnn.testing import fitting_model, random_codes  # noqa: E402
 from cfsnn_hw.boards.build import ICE40_PARAMS  # noqa: E402
 
 pytestmark = pytest.mark.skipif(regress.available("verilator") is not None,
@@ -81,10 +81,7 @@ def soc_netlist_board():
 def test_soc_netlist_random_model(soc_netlist_board, seeded_rng, dynamic):
     dev = soc_netlist_board
     assert dev.params == ICE40_PARAMS
-    while True:
-        model = random_model(seeded_rng, max_width=24)
-        if not dev.params.check_fits(model, dynamic=True) and model.acc_bits <= dev.params.acc_bits:
-            break
+    model = fitting_model(seeded_rng, dev.params)
     dev.load(model, dynamic=dynamic)
     x = random_codes(seeded_rng, model, 4, static=not dynamic)
     r, g = dev.infer(x), golden.run(model, x)
