@@ -776,17 +776,16 @@ class CFCore(wiring.Component):
                     m.d.sync += [t.eq(0), t_sbase.eq(0), in_base.eq(0), checking.eq(0)]
                     load(0)
             with m.State("SETUP"):
-                fire_words = (L_n_out + (Q - 1)) >> LOGQ
                 # the derived values of the layer just loaded, and (registered here, so that
                 # NEXT decides from flags) whether it is the last layer or step, and the
                 # layer's spike count so far
                 m.d.sync += [last_layer.eq(li + 1 >= n_layers), last_step.eq(t + 1 >= T),
-                             spike_sum.eq(spike_count[li]),
-                             cur_nbase.eq(L_nbase), cur_qbase.eq(L_nbase << LOGR),
+                             spike_sum.eq(spike_count[li]),cur_nbase.eq(L_nbase), cur_qbase.eq(L_nbase << LOGR),
                              prev_qbase.eq(cur_qbase),
                              cur_g.eq((L_n_out + (P - 1)) >> LOGP),
-                             cur_fq.eq(fire_words),
-                             fq_last.eq(Mux(L_n_out == 0, 0, fire_words - 1)),
+                             cur_fq.eq((L_n_out + (Q - 1)) >> LOGQ),
+                             fq_last.eq(Mux(L_n_out == 0, 0,
+                                            ((L_n_out + (Q - 1)) >> LOGQ) - 1)),
                              tail_ok.eq(Mux(L_n_out == 0, 0, Cat(*[
                                  (L_n_out[:LOGQ] == 0) | (j < L_n_out[:LOGQ]) if LOGQ else 1
                                  for j in range(Q)]))),
@@ -814,7 +813,10 @@ class CFCore(wiring.Component):
                     m.next = "NEXT"
             with m.State("NEXT"):
                 # the last membrane and spike writes landed a cycle ago, layer_spikes is final
-                m.d.sync += spike_count[li].eq(spike_sum + layer_spikes)
+                with m.Switch(li):
+                    for i in range(LMAX):
+                        with m.Case(i):
+                            m.d.sync += spike_count[i].eq(spike_sum + layer_spikes)
                 with m.If(~last_layer):
                     load(li + 1)
                 with m.Elif(~last_step):

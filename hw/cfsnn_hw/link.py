@@ -188,6 +188,10 @@ class LinkBridge(wiring.Component):
         m.d.comb += [bus.addr.eq(ptr), bus.w_data.eq(rx_r.data), tx_w.addr.eq(widx),
                      tx_w.data.eq(tx_data), tx_data.eq(bus.r_data)]
 
+        # registered: the bounds check (an adder, a compare, the region's limit) feeds the
+        # next-state logic one cycle after ptr and count settle (the *_BOUNDS states)
+        bounds_ok = Signal()
+        m.d.sync += bounds_ok.eq(in_bounds(ptr, ptr_hi, count, op == PR.Op.WRITE))
         rx_states = ("SEQ", "OP", "LEN0", "LEN1", "PAY", "CRC0", "CRC1")
         STATUS_ADDR = MM.reg_addr(MM.Reg.STATUS)
         CTRL_ADDR = MM.reg_addr(MM.Reg.CTRL)
@@ -207,14 +211,6 @@ class LinkBridge(wiring.Component):
             Signal(name="rd_len_bad"))
         m.d.sync += [len_zero.eq(length == 0), run_too_long.eq(length > p.input_depth),
                      wr_len_bad.eq((length < 8) | (length[:2] != 0)), rd_len_bad.eq(length != 6)]
-        # registered: the bounds check (an adder, a compare, the region's limit) feeds the
-        # next-state logic one cycle after ptr and count settle (the *_BOUNDS states)
-        bounds_ok = Signal()
-        m.d.sync += bounds_ok.eq(in_bounds(ptr, ptr_hi, count, ops[PR.Op.WRITE]))
-
-        def byte_of(w, k):
-            """byte k[:2] of the 32-bit little-endian word w"""
-            return Array(w[8 * i:8 * i + 8] for i in range(4))[k[:2]]
 
         with m.FSM(name="link") as fsm:
             # ---------------------------------------------------------------- receive
@@ -443,7 +439,7 @@ class LinkBridge(wiring.Component):
                 m.d.comb += rx_r.addr.eq(idx >> 2)
                 m.next = "RUN_DO"
             with m.State("RUN_DO"):
-                bus_write(byte_of(word, idx))
+                bus_write(Array(word[8 * i:8 * i + 8] for i in range(4))[idx[:2]])
                 step()
                 with m.If(idx1 == length):
                     m.d.sync += ptr.eq(CTRL_ADDR)
@@ -588,7 +584,7 @@ class LinkBridge(wiring.Component):
                     m.next = "TX_CRCW"
                 with m.Else():
                     m.next = "TX_WAIT"
-            tx_state("TX_PAY", byte_of(tx_r.data, idx),
+            tx_state("TX_PAY", Array(tx_r.data[8 * i:8 * i + 8] for i in range(4))[idx[:2]],
                      after_pay, comb=[tx_r.addr.eq(idx >> 2)])
             with m.State("TX_CRCW"):       # the last byte's CRC step
                 m.next = "TX_CRC0"
